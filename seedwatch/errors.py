@@ -1,0 +1,49 @@
+"""Exceptions of seedwatch.
+
+Expected failures of feeds and pages (timeouts, 500s, broken XML, refused URLs)
+are *values* (``PollStatus``, ``FetchStatus``), not exceptions. Exceptions are
+for what the operator must fix, or for bugs, so Airflow retries and reports them::
+
+    SeedwatchError
+    ├── ConfigError        a configuration file or value is invalid (names file, key, fix)
+    ├── StoreError         the state store cannot be opened or migrated
+    └── QueryError         a search query cannot be parsed (see seedwatch.index.query)
+"""
+
+from __future__ import annotations
+
+
+class SeedwatchError(Exception):
+    """Base class of every error seedwatch raises on purpose."""
+
+
+class ConfigError(SeedwatchError):
+    """An invalid configuration: says which file, which key, what is wrong and the fix."""
+
+    def __init__(self, file: str, key: str, problem: str, fix: str) -> None:
+        self.file = str(file)
+        self.key = key
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{self.file}: {key}: {problem}. Fix: {fix}")
+
+
+class ConfigErrors(ConfigError):
+    """Several configuration errors found at once (all reported, not just the first)."""
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        self.errors = errors
+        first = errors[0]
+        super().__init__(first.file, first.key, first.problem, first.fix)
+        self.args = ("\n".join(str(e) for e in errors),)
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+class StoreError(SeedwatchError):
+    """The state store cannot be opened, migrated or written."""
+
+
+class QueryError(SeedwatchError):
+    """A search query cannot be parsed."""

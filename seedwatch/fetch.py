@@ -1,0 +1,587 @@
+"""A polite and safe async HTTP client for feeds and article pages.
+
+One ``Fetcher`` owns one ``httpx.AsyncClient`` and enforces, for every request:
+
+- the SSRF guard (``seedwatch.netguard``) on every hop: redirects are followed here, not by
+  httpx, and each hop is sent to the address that was checked (the Host header and TLS SNI
+  keep the real name), so DNS rebinding cannot reach an internal address;
+- robots.txt for article pages (protego, cached per origin; a missing or unreadable
+  robots.txt allows everything; feeds are not checked: they exist to be polled);
+- a global and a per-host concurrency limit, a minimum delay between requests to one host
+  (the larger of ``per_host_delay_s`` and the site's Crawl-delay, capped at 30 s);
+- connect, read and total timeouts (the total covers every hop and the whole body, so a
+  server dripping one byte at a time is cut off);
+- a maximum body size enforced while streaming, on the *decompressed* size: we only
+  advertise gzip and deflate and inflate ourselves in bounded steps, so a compression bomb
+  never occupies more than ``max_body_bytes``;
+- content-type checks (HTML for pages; XML, text or unlabelled for feeds);
+- charset detection when the declaration is missing or wrong.
+
+Expected failures come back as ``HttpResult``/``FetchedPage`` with a ``FetchStatus``;
+exceptions escape only for programming errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import email.utils
+import re
+import ssl
+import time
+import zlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC
+from types import TracebackType
+from typing import Literal, Self
+from urllib.parse import urljoin, urlsplit
+
+import certifi
+import charset_normalizer
+import httpx
+import pydantic
+import structlog
+from protego import Protego
+
+from seedwatch.models import FetchedPage, FetchStatus
+from seedwatch.netguard import check_host, parse_networks
+
+__all__ = [
+    "Fetcher",
+    "HttpPolicy",
+    "HttpResult",
+    "decode_html",
+    "decode_text",
+    "fetch_pages_sync",
+    "parse_retry_after",
+]
+
+log = structlog.get_logger(__name__)
+
+Accept = Literal["page", "feed", "robots"]
+
+_PAGE_TYPES = ("text/html", "application/xhtml+xml")
+_FEED_TYPES_REFUSED = ("image/", "audio/", "video/", "font/", "application/pdf", "application/zip")
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_ROBOTS_MAX_BYTES = 500_000
+_ROBOTS_TTL_S = 3600.0
+_MAX_CRAWL_DELAY_S = 30.0
+_CHUNK = 65_536
+
+
+class HttpPolicy(pydantic.BaseModel, extra="forbid"):
+    """How politely and safely seedwatch talks HTTP (settings key ``http:``)."""
+
+    # Sites block anonymous clients; a contact address lets them reach us instead.
+    user_agent: str = "seedwatch/0.1 (+https://github.com/seedwatch/seedwatch; mailto:seedwatch@example.org)"
+    connect_timeout_s: float = 5
+    read_timeout_s: float = 15  # between two reads
+    total_timeout_s: float = 30  # a whole fetch, all redirects and the body included
+    max_body_bytes: int = 5_000_000  # after decompression
+    max_redirects: int = 5
+    global_concurrency: int = 32
+    per_host_concurrency: int = 4
+    per_host_delay_s: float = 0.0  # minimum gap between request starts on one host
+    respect_robots: bool = True
+    allow_networks: list[str] = []  # CIDRs exempt from the SSRF guard, e.g. ["127.0.0.1/32"]
+
+
+@dataclass(slots=True)
+class HttpResult:
+    """The outcome of one GET (after redirects). ``text`` is set for pages, not feeds."""
+
+    url: str
+    final_url: str
+    status: FetchStatus
+    http_status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    text: str | None = None
+    error: str | None = None
+    retry_after_s: float | None = None
+
+    @property
+    def content_type(self) -> str | None:
+        return self.headers.get("content-type")
+
+
+class _TooLargeError(Exception):
+    pass
+
+
+class _BadEncodingError(Exception):
+    pass
+
+
+class _Inflater:
+    """Decompress a streamed body in bounded steps, so output never exceeds ``limit``."""
+
+    def __init__(self, encoding: str, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self._raw_deflate_tried = encoding != "deflate"
+        # 47 = auto-detect gzip or zlib header; deflate also tolerates raw streams below.
+        self._inflate: zlib._Decompress | None = (
+            zlib.decompressobj(47) if encoding in ("gzip", "x-gzip", "deflate") else None
+        )
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        if self._inflate is None:
+            return self._count([chunk])
+        out: list[bytes] = []
+        data = chunk
+        while data:
+            try:
+                piece = self._inflate.decompress(data, self.limit - self.size + 1)
+            except zlib.error as exc:
+                if not self._raw_deflate_tried and self.size == 0:
+                    self._raw_deflate_tried = True
+                    self._inflate = zlib.decompressobj(-15)
+                    continue
+                raise _BadEncodingError(str(exc)) from exc
+            out.extend(self._count([piece]))
+            data = self._inflate.unconsumed_tail
+            if self._inflate.eof:
+                break
+        return out
+
+    def _count(self, pieces: list[bytes]) -> list[bytes]:
+        self.size += sum(len(piece) for piece in pieces)
+        if self.size > self.limit:
+            raise _TooLargeError(f"body larger than {self.limit} bytes")
+        return pieces
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
+XML_ENCODING_DECLARATION = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([a-zA-Z0-9_.:-]+)""", re.I)
+_LATIN1_NAMES = frozenset({"latin_1", "iso8859-1", "cp1252", "ascii"})
+
+
+def _codec(name: str | None) -> str | None:
+    if not name:
+        return None
+    try:
+        found = codecs.lookup(name.strip().strip("\"'")).name
+    except LookupError:
+        return None
+    # Browsers read Latin-1 and ASCII labels as Windows-1252 (WHATWG), so do we.
+    return "cp1252" if found in ("latin-1", "iso8859-1", "ascii") else found
+
+
+def header_charset(content_type: str | None) -> str | None:
+    if not content_type:
+        return None
+    match = re.search(r"charset\s*=\s*[\"']?([^;\"'\s]+)", content_type, re.I)
+    return match.group(1) if match else None
+
+
+def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]:
+    """Decode a page to text; returns ``(text, codec used)``.
+
+    The declaration comes from the Content-Type header, else ``<meta charset>`` or the XML
+    prolog; ``decode_text`` then checks it against the bytes.
+    """
+    head = body[:4096]
+    declared = header_charset(content_type)
+    if declared is None:
+        match = _META_CHARSET.search(head) or XML_ENCODING_DECLARATION.search(head)
+        declared = match.group(1).decode("ascii") if match else None
+    return decode_text(body, declared)
+
+
+def decode_text(body: bytes, declared: str | None) -> tuple[str, str]:
+    """Decode ``body`` given a declared charset that may be missing or wrong.
+
+    Order: BOM; then, when the declaration is Latin-1/1252/ASCII or missing, UTF-8 if the
+    bytes are valid UTF-8 (the most common misconfiguration is UTF-8 labelled Latin-1);
+    then the declared charset if the bytes decode cleanly with it; then a guess
+    (``_guess_charset``).
+    """
+    for bom, bom_codec in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16")):
+        if body.startswith(bom):
+            return body[len(bom) :].decode(bom_codec, "replace"), bom_codec
+    codec = _codec(declared)
+    candidates: list[str] = []
+    if codec in _LATIN1_NAMES or codec is None:
+        candidates.append("utf-8")
+    if codec:
+        candidates.append(codec)
+    for name in candidates:
+        try:
+            return body.decode(name), name
+        except UnicodeDecodeError:
+            continue
+    name = _guess_charset(body[:200_000]) or codec or "utf-8"
+    return body.decode(name, "replace"), name
+
+
+# Encodings seen on the web; DOS code pages (cp852, cp775, ...) often "win" on short
+# Turkish or Arabic text but are never what a news site serves.
+_WEB_ENCODINGS = [  # most common on the web first: exact ties go to the earlier one
+    "cp1252", "cp1251", "cp1256", "cp1254", "cp1250", "gb18030", "shift_jis", "euc_kr",
+    "big5", "iso8859_9", "cp1253", "cp1255", "cp1257", "iso8859_2", "iso8859_5",
+    "iso8859_6", "iso8859_7", "iso8859_8", "koi8_r", "koi8_u", "mac_cyrillic", "euc_jp",
+    "utf_16",
+]  # fmt: skip
+_CHAOS_TIE = 0.05
+
+
+def _guess_charset(sample: bytes) -> str | None:
+    """charset-normalizer over web encodings; near-ties on chaos go to the most coherent.
+
+    The tie-break matters for Turkish: cp1252 and cp1254 differ in six letters, and the
+    less chaotic reading is often the wrong one.
+    """
+    matches = list(charset_normalizer.from_bytes(sample, cp_isolation=_WEB_ENCODINGS))
+    if not matches:
+        return None
+    least_chaos = min(match.chaos for match in matches)
+    close = [match for match in matches if match.chaos <= least_chaos + _CHAOS_TIE]
+    rank = {name: index for index, name in enumerate(_WEB_ENCODINGS)}
+    best = max(close, key=lambda match: (match.coherence, -rank.get(match.encoding, 99)))
+    return best.encoding
+
+
+def _content_type_allowed(content_type: str | None, accept: Accept, head: bytes) -> bool:
+    mime = (content_type or "").split(";", 1)[0].strip().lower()
+    if accept == "robots":
+        return True
+    if accept == "feed":
+        return not mime.startswith(_FEED_TYPES_REFUSED)
+    if mime in _PAGE_TYPES:
+        return True
+    if mime in ("", "application/octet-stream", "text/plain"):
+        return b"<html" in head[:2048].lower() or b"<!doctype html" in head[:2048].lower()
+    return False
+
+
+class _ShardedTransport(httpx.AsyncBaseTransport):
+    """Connection pools sharded by origin, behind the one client.
+
+    httpcore's pool re-examines every pooled connection (an expensive liveness check) each
+    time a request starts or ends, so one pool of 32 connections cost more CPU than the
+    fetching itself (docs/fetching.md). Several small pools, each keeping the connections of
+    the origins that hash to it, keep that cost small; the global semaphore still bounds
+    the total.
+    """
+
+    def __init__(self, policy: HttpPolicy) -> None:
+        count = max(1, policy.global_concurrency // max(1, policy.per_host_concurrency))
+        limits = httpx.Limits(
+            max_connections=policy.global_concurrency,
+            max_keepalive_connections=max(policy.per_host_concurrency, 2),
+        )
+        tls = ssl.create_default_context(cafile=certifi.where())  # built once: it is slow
+        self._shards = [httpx.AsyncHTTPTransport(verify=tls, limits=limits, retries=0) for _ in range(count)]
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        origin = f"{request.url.host}:{request.url.port}".encode()
+        shard = self._shards[zlib.crc32(origin) % len(self._shards)]
+        return await shard.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        for shard in self._shards:
+            await shard.aclose()
+
+
+@dataclass(slots=True)
+class _HostSlot:
+    semaphore: asyncio.Semaphore
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    next_start: float = 0.0
+    crawl_delay_s: float = 0.0
+
+
+@dataclass(slots=True)
+class _Robots:
+    rules: Protego | None  # None: everything allowed
+    fetched_at: float
+
+
+class Fetcher:
+    """An async context manager owning one HTTP client, the limits and the robots cache."""
+
+    def __init__(self, policy: HttpPolicy) -> None:
+        self.policy = policy
+        self._allow = parse_networks(policy.allow_networks)
+        self._client: httpx.AsyncClient | None = None
+        self._global: asyncio.Semaphore | None = None
+        self._hosts: dict[str, _HostSlot] = {}
+        self._robots: dict[str, _Robots] = {}
+        self._robots_locks: dict[str, asyncio.Lock] = {}
+
+    async def __aenter__(self) -> Self:
+        policy = self.policy
+        self._client = httpx.AsyncClient(
+            transport=_ShardedTransport(policy),
+            follow_redirects=False,
+            trust_env=False,  # no proxies from the environment: the guard checks the real hop
+            timeout=httpx.Timeout(
+                connect=policy.connect_timeout_s,
+                read=policy.read_timeout_s,
+                write=policy.read_timeout_s,
+                pool=policy.total_timeout_s,
+            ),
+            headers={"User-Agent": policy.user_agent, "Accept-Encoding": "gzip, deflate"},
+        )
+        self._global = asyncio.Semaphore(policy.global_concurrency)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    # -- public API ------------------------------------------------------------------
+    async def get(self, url: str, *, headers: dict[str, str] | None = None, accept: Accept = "page") -> HttpResult:
+        """GET ``url`` under the policy; ``accept="feed"`` admits XML types and skips robots."""
+        budget = [self.policy.total_timeout_s]  # seconds of active fetching left, all hops
+        current = url
+        for _hop in range(self.policy.max_redirects + 1):
+            result = await self._hop(url, current, headers or {}, accept, budget)
+            location = result.headers.get("location")
+            if result.http_status not in _REDIRECTS or not location:
+                return result
+            current = urljoin(current, location.strip())
+        return HttpResult(
+            url,
+            current,
+            FetchStatus.HTTP_ERROR,
+            error=f"more than {self.policy.max_redirects} redirects",
+        )
+
+    async def fetch_page(self, url: str) -> FetchedPage:
+        """Fetch an article page and decode it."""
+        result = await self.get(url, accept="page")
+        return FetchedPage(
+            url=result.url,
+            final_url=result.final_url,
+            status=result.status,
+            http_status=result.http_status,
+            html=result.text,
+            content_type=result.content_type,
+            error=result.error,
+            retry_after_s=result.retry_after_s,
+        )
+
+    async def fetch_pages(self, urls: Sequence[str]) -> list[FetchedPage]:
+        """Fetch many pages concurrently (within the limits); results in input order."""
+        return list(await asyncio.gather(*(self.fetch_page(url) for url in urls)))
+
+    async def iter_pages(
+        self, urls: Sequence[str], *, window: int | None = None
+    ) -> AsyncIterator[tuple[int, FetchedPage]]:
+        """Yield ``(index, page)`` as pages complete, with at most ``window`` in flight.
+
+        Memory stays flat however many URLs there are (``fetch_pages`` keeps them all).
+        """
+        window = window or self.policy.global_concurrency * 2
+        pending: set[asyncio.Task[tuple[int, FetchedPage]]] = set()
+
+        async def one(index: int, url: str) -> tuple[int, FetchedPage]:
+            return index, await self.fetch_page(url)
+
+        for index, url in enumerate(urls):
+            if len(pending) >= window:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    yield task.result()
+            pending.add(asyncio.create_task(one(index, url)))
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                yield task.result()
+
+    # -- one hop -----------------------------------------------------------------------
+    async def _hop(
+        self,
+        original: str,
+        url: str,
+        headers: dict[str, str],
+        accept: Accept,
+        budget: list[float],
+    ) -> HttpResult:
+        def failed(status: FetchStatus, error: str, **extra: object) -> HttpResult:
+            return HttpResult(original, url, status, error=error, **extra)  # type: ignore[arg-type]
+
+        try:
+            parts = urlsplit(url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError as exc:
+            return failed(FetchStatus.BLOCKED, f"malformed URL: {exc}")
+        host = parts.hostname
+        if parts.scheme not in ("http", "https") or not host:
+            return failed(FetchStatus.BLOCKED, f"not an http(s) URL: {url[:200]}")
+        verdict = await check_host(host, port, self._allow)
+        if not verdict.allowed:
+            status = FetchStatus.NETWORK if verdict.unresolved else FetchStatus.BLOCKED
+            log.info("fetch.refused", url=url, reason=verdict.reason)
+            return failed(status, verdict.reason or "refused")
+        if accept == "page" and self.policy.respect_robots:
+            if not await self._robots_allow(url, parts.scheme, parts.netloc):
+                return failed(FetchStatus.ROBOTS, "disallowed by robots.txt")
+        slot = self._host_slot(host)
+        assert self._global is not None and self._client is not None, "use `async with`"
+        async with self._global, slot.semaphore:
+            await self._wait_turn(slot)
+            started = time.monotonic()
+            try:
+                async with asyncio.timeout(max(budget[0], 0.001)):
+                    return await self._send(original, url, verdict.addresses[0], headers, accept)
+            except TimeoutError:
+                return failed(FetchStatus.TIMEOUT, f"no complete answer in {self.policy.total_timeout_s}s")
+            except httpx.TimeoutException as exc:
+                return failed(FetchStatus.TIMEOUT, f"{type(exc).__name__}: {exc}")
+            except httpx.HTTPError as exc:
+                return failed(FetchStatus.NETWORK, f"{type(exc).__name__}: {exc}")
+            finally:
+                budget[0] -= time.monotonic() - started
+
+    async def _send(
+        self,
+        original: str,
+        url: str,
+        address: str,
+        headers: dict[str, str],
+        accept: Accept,
+    ) -> HttpResult:
+        assert self._client is not None
+        split = urlsplit(url)
+        pinned = httpx.URL(url).copy_with(host=address)
+        extensions = {"sni_hostname": split.hostname} if split.scheme == "https" else {}
+        request_headers = {"Host": split.netloc.rsplit("@", 1)[-1], **headers}
+        if accept == "feed":
+            request_headers.setdefault(
+                "Accept",
+                "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5",
+            )
+        request = self._client.build_request("GET", pinned, headers=request_headers, extensions=extensions)
+        response = await self._client.send(request, stream=True)
+        try:
+            return await self._read(original, url, response, accept)
+        finally:
+            await response.aclose()
+
+    async def _read(self, original: str, url: str, response: httpx.Response, accept: Accept) -> HttpResult:
+        headers = {name.lower(): value for name, value in response.headers.items()}
+        result = HttpResult(original, url, FetchStatus.OK, http_status=response.status_code, headers=headers)
+        code = response.status_code
+        if code in _REDIRECTS or code == 304:
+            return result
+        if code >= 400:
+            result.status = FetchStatus.HTTP_ERROR
+            result.error = f"HTTP {code}"
+            result.retry_after_s = parse_retry_after(headers.get("retry-after"))
+            return result
+        limit = _ROBOTS_MAX_BYTES if accept == "robots" else self.policy.max_body_bytes
+        declared = headers.get("content-length", "")
+        encoding = headers.get("content-encoding", "identity").strip().lower()
+        if declared.isdigit() and encoding == "identity" and int(declared) > limit:
+            result.status, result.error = FetchStatus.TOO_LARGE, f"Content-Length {declared} > {limit}"
+            return result
+        if encoding not in ("identity", "gzip", "x-gzip", "deflate"):
+            result.status, result.error = FetchStatus.NETWORK, f"unsupported Content-Encoding {encoding}"
+            return result
+        inflater = _Inflater(encoding, limit)
+        chunks: list[bytes] = []
+        checked_type = False
+        try:
+            async for raw in response.aiter_raw(_CHUNK):
+                chunks.extend(inflater.feed(raw))
+                if not checked_type and sum(map(len, chunks)) >= 2048:
+                    checked_type = True
+                    if not _content_type_allowed(headers.get("content-type"), accept, b"".join(chunks)):
+                        break
+        except _TooLargeError as exc:
+            result.status, result.error = FetchStatus.TOO_LARGE, str(exc)
+            return result
+        except _BadEncodingError as exc:
+            result.status, result.error = FetchStatus.NETWORK, f"bad {encoding} stream: {exc}"
+            return result
+        body = b"".join(chunks)
+        if not _content_type_allowed(headers.get("content-type"), accept, body[:2048]):
+            result.status = FetchStatus.BAD_CONTENT_TYPE
+            result.error = f"unexpected content type {headers.get('content-type')!r}"
+            return result
+        result.body = body
+        if accept == "page":
+            result.text, _ = decode_html(body, headers.get("content-type"))
+        return result
+
+    # -- politeness ----------------------------------------------------------------------
+    def _host_slot(self, host: str) -> _HostSlot:
+        slot = self._hosts.get(host)
+        if slot is None:
+            slot = _HostSlot(asyncio.Semaphore(self.policy.per_host_concurrency))
+            self._hosts[host] = slot
+        return slot
+
+    async def _wait_turn(self, slot: _HostSlot) -> None:
+        delay = max(self.policy.per_host_delay_s, slot.crawl_delay_s)
+        if delay <= 0:
+            return
+        async with slot.lock:
+            wait = slot.next_start - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            slot.next_start = time.monotonic() + delay
+
+    async def _robots_allow(self, url: str, scheme: str, netloc: str) -> bool:
+        origin = f"{scheme}://{netloc}"
+        lock = self._robots_locks.setdefault(origin, asyncio.Lock())
+        async with lock:
+            cached = self._robots.get(origin)
+            if cached is None or time.monotonic() - cached.fetched_at > _ROBOTS_TTL_S:
+                cached = await self._load_robots(origin)
+                self._robots[origin] = cached
+        if cached.rules is None:
+            return True
+        return bool(cached.rules.can_fetch(url, self.policy.user_agent))
+
+    async def _load_robots(self, origin: str) -> _Robots:
+        result = await self.get(origin + "/robots.txt", accept="robots")  # follows redirects
+        rules: Protego | None = None
+        # RFC 9309: 4xx means no rules. We also allow on 5xx and network errors rather than
+        # stall a news site for an hour; the page fetch itself will surface the outage.
+        if result.status == FetchStatus.OK and result.http_status == 200 and result.body:
+            try:
+                rules = Protego.parse(result.body.decode("utf-8", "replace"))
+            except Exception:  # noqa: BLE001 - a hostile robots.txt must not break fetching
+                rules = None
+        if rules is not None:
+            host = urlsplit(origin).hostname or ""
+            delay = rules.crawl_delay(self.policy.user_agent) or 0.0
+            self._host_slot(host).crawl_delay_s = min(float(delay), _MAX_CRAWL_DELAY_S)
+        return _Robots(rules, time.monotonic())
+
+
+def fetch_pages_sync(urls: Sequence[str], policy: HttpPolicy) -> list[FetchedPage]:
+    """Fetch pages from synchronous code (Airflow tasks): ``asyncio.run`` around a Fetcher."""
+
+    async def run() -> list[FetchedPage]:
+        async with Fetcher(policy) as fetcher:
+            return await fetcher.fetch_pages(urls)
+
+    return asyncio.run(run())

@@ -1,0 +1,496 @@
+"""The search query language, parsed once and translated for every store.
+
+Syntax (``seedwatch search``, alert rules)::
+
+    haftar erdogan            words: all must occur (title, summary or body)
+    "maritime deal"           a phrase: these words, in this order, in one field
+    -tripoli  -"oil price"    exclusion (also NOT x)
+    fidan OR cavusoglu        either; OR binds tighter than the implicit AND,
+                              so  haftar fidan OR erdogan  is  haftar (fidan OR erdogan)
+    (a b) OR c                parentheses group
+    outlet:"Anadolu Agency"   lang:tr  country:TR  facet:maritime  actor:haftar
+    topic:libya_turkey  story:<id>
+    grade:2  grade:>=1  grade:relevant
+    date:2025-09-01..2025-09-30   date:2025-09-01..   date:..2025-09-30   date:2025-09-01
+
+Text is folded the same way everywhere: case, diacritics (Turkish ı/İ too),
+Arabic hamza forms, taa marbuta, alef maqsura, harakat and tatweel; apostrophes
+split words (``Libya'nın`` is ``libya nin``). Field values compare folded and whole.
+Dates are UTC days, both ends inclusive.
+
+Translation: :func:`to_sqlite` (FTS5 MATCH sub-queries inside a SQL WHERE),
+:func:`to_elasticsearch` (a bool query) and :func:`matches` (in memory, for
+alert rules), with the same semantics.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+from seedwatch.errors import QueryError
+
+
+class QuerySyntaxError(QueryError):
+    """A query that cannot be parsed; ``position`` is the 0-based character offset."""
+
+    def __init__(self, message: str, position: int, query: str) -> None:
+        self.message = message
+        self.position = position
+        self.query = query
+        super().__init__(f"{message} at position {position}: {query!r}")
+
+
+# -- folding and tokens -----------------------------------------------------------
+
+_ARABIC_LETTERS = str.maketrans({"ة": "ه", "ى": "ي", "ٱ": "ا", "ـ": None, "ı": "i"})
+_TOKEN = re.compile(r"[^\W_]+")
+_APOSTROPHES = re.compile(r"['’ʼ`´]")
+
+
+def fold_keyword(text: str) -> str:
+    """A keyword value folded for comparison: case, diacritics, Arabic letter forms,
+    runs of spaces (the Elasticsearch ``folded`` normalizer does the same)."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(unicodedata.normalize("NFC", stripped).translate(_ARABIC_LETTERS).split())
+
+
+def fold(text: str) -> str:
+    """Case- and diacritic-insensitive form of ``text`` (see the module docstring)."""
+    return _APOSTROPHES.sub(" ", fold_keyword(text))
+
+
+def tokens(text: str) -> list[str]:
+    return _TOKEN.findall(fold(text))
+
+
+# -- the AST ----------------------------------------------------------------------
+
+TEXT_FIELDS = ("title", "summary", "body")
+KEYWORD_FIELDS = {  # query field -> document field
+    "outlet": "outlet",
+    "lang": "language",
+    "language": "language",
+    "country": "country",
+    "facet": "facets",
+    "actor": "actors",
+    "topic": "topics",
+    "story": "story_id",
+}
+GRADES = {"relevant": 2, "partial": 1, "irrelevant": 0, "none": 0}
+Comparison = Literal["=", ">", ">=", "<", "<="]
+
+
+@dataclass(frozen=True, slots=True)
+class All:
+    """Matches every document (the empty query)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """Folded tokens that must occur consecutively in one text field."""
+
+    words: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Keyword:
+    field: str  # document field
+    value: str  # folded
+
+
+@dataclass(frozen=True, slots=True)
+class Grade:
+    op: Comparison
+    value: int
+
+
+@dataclass(frozen=True, slots=True)
+class DateRange:
+    start: datetime | None  # inclusive
+    end: datetime | None  # exclusive
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    child: Query
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    children: tuple[Query, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    children: tuple[Query, ...]
+
+
+Query = All | Text | Keyword | Grade | DateRange | Not | And | Or
+
+
+# -- the lexer and parser ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    kind: Literal["word", "phrase", "field", "lparen", "rparen", "or", "not", "minus"]
+    text: str
+    pos: int
+    field: str = ""
+
+
+_FIELD = re.compile(r"([A-Za-z]+):")
+_BREAK = set(' \t\r\n()"')
+
+
+def _lex(query: str) -> Iterator[_Token]:
+    i, n = 0, len(query)
+    while i < n:
+        ch = query[i]
+        if ch.isspace():
+            i += 1
+        elif ch == "(":
+            yield _Token("lparen", ch, i)
+            i += 1
+        elif ch == ")":
+            yield _Token("rparen", ch, i)
+            i += 1
+        elif ch == '"':
+            end = query.find('"', i + 1)
+            if end < 0:
+                raise QuerySyntaxError("unterminated quoted phrase", i, query)
+            yield _Token("phrase", query[i + 1 : end], i)
+            i = end + 1
+        elif ch == "-" and i + 1 < n and not query[i + 1].isspace():
+            yield _Token("minus", ch, i)
+            i += 1
+        else:
+            field = _FIELD.match(query, i)
+            if field:
+                name = field.group(1).lower()
+                start = field.end()
+                if name not in KEYWORD_FIELDS and name not in ("grade", "date"):
+                    known = ", ".join(sorted([*KEYWORD_FIELDS, "grade", "date"]))
+                    raise QuerySyntaxError(f"unknown field {name!r} (known: {known})", i, query)
+                if start < n and query[start] == '"':
+                    end = query.find('"', start + 1)
+                    if end < 0:
+                        raise QuerySyntaxError("unterminated quoted value", start, query)
+                    value, stop = query[start + 1 : end], end + 1
+                else:
+                    stop = start
+                    while stop < n and query[stop] not in _BREAK:
+                        stop += 1
+                    value = query[start:stop]
+                if not value.strip():
+                    raise QuerySyntaxError(f"{name}: needs a value", start, query)
+                yield _Token("field", value, i, name)
+                i = stop
+                continue
+            stop = i
+            while stop < n and query[stop] not in _BREAK:
+                stop += 1
+            word = query[i:stop]
+            kind = {"OR": "or", "NOT": "not", "AND": None}.get(word, "word")
+            if kind:
+                yield _Token(kind, word, i)  # type: ignore[arg-type]
+            i = stop
+
+
+class _Parser:
+    def __init__(self, query: str) -> None:
+        self.query = query
+        self.tokens = list(_lex(query))
+        self.i = 0
+
+    def peek(self) -> _Token | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def error(self, message: str, token: _Token | None) -> QuerySyntaxError:
+        return QuerySyntaxError(message, token.pos if token else len(self.query), self.query)
+
+    def parse(self) -> Query:
+        node = self.and_expr()
+        token = self.peek()
+        if token is not None:
+            raise self.error("unexpected ')'" if token.kind == "rparen" else f"unexpected {token.text!r}", token)
+        return node
+
+    def and_expr(self) -> Query:
+        children: list[Query] = []
+        while (token := self.peek()) is not None and token.kind != "rparen":
+            children.append(self.or_expr())
+        return _and(children)
+
+    def or_expr(self) -> Query:
+        children = [self.unary()]
+        while (token := self.peek()) is not None and token.kind == "or":
+            self.i += 1
+            if self.peek() is None or self.peek().kind in ("rparen", "or"):  # type: ignore[union-attr]
+                raise self.error("OR needs a term on both sides", token)
+            children.append(self.unary())
+        return children[0] if len(children) == 1 else Or(tuple(children))
+
+    def unary(self) -> Query:
+        token = self.peek()
+        if token is not None and token.kind in ("minus", "not"):
+            self.i += 1
+            nxt = self.peek()
+            if nxt is None or nxt.kind in ("rparen", "or", "minus", "not"):
+                raise self.error(f"{token.text!r} needs a term after it", token)
+            return Not(self.primary())
+        return self.primary()
+
+    def primary(self) -> Query:
+        token = self.peek()
+        if token is None:
+            raise self.error("a term is missing", token)
+        self.i += 1
+        if token.kind == "lparen":
+            inner = self.and_expr()
+            close = self.peek()
+            if close is None or close.kind != "rparen":
+                raise self.error("'(' is never closed", token)
+            self.i += 1
+            return inner
+        if token.kind in ("word", "phrase"):
+            words = tuple(tokens(token.text))
+            return Text(words) if words else All()
+        if token.kind == "field":
+            return self.field(token)
+        if token.kind == "or":
+            raise self.error("OR needs a term on both sides", token)
+        raise self.error(f"unexpected {token.text!r}", token)
+
+    def field(self, token: _Token) -> Query:
+        value = token.text.strip()
+        if token.field == "grade":
+            match = re.fullmatch(r"(>=|<=|>|<|=)?\s*(\w+)", value)
+            number = match and (
+                GRADES.get(match.group(2).lower()) if not match.group(2).isdigit() else int(match.group(2))
+            )
+            if not match or number is None or not 0 <= number <= 2:
+                raise self.error(
+                    f"grade: wants 0, 1, 2 (or relevant, partial), with an optional >=, >, <=, <; got {value!r}", token
+                )
+            return Grade(match.group(1) or "=", number)  # type: ignore[arg-type]
+        if token.field == "date":
+            return self.date_range(token, value)
+        folded = fold_keyword(value)
+        if not folded:
+            raise self.error(f"{token.field}: needs a value", token)
+        return Keyword(KEYWORD_FIELDS[token.field], folded)
+
+    def date_range(self, token: _Token, value: str) -> Query:
+        def day(text: str) -> date | None:
+            if not text:
+                return None
+            try:
+                return date.fromisoformat(text)
+            except ValueError:
+                raise self.error(f"date: wants YYYY-MM-DD, got {text!r}", token) from None
+
+        start_text, sep, end_text = value.partition("..")
+        start, end = day(start_text), day(end_text if sep else start_text)
+        if start is None and end is None:
+            raise self.error("date: needs at least one end (date:A..B, date:A.., date:..B)", token)
+        if start and end and end < start:
+            raise self.error(f"date: range ends before it starts ({value})", token)
+        as_dt = lambda d: datetime(d.year, d.month, d.day, tzinfo=UTC)  # noqa: E731
+        return DateRange(as_dt(start) if start else None, as_dt(end) + timedelta(days=1) if end else None)
+
+
+def _and(children: list[Query]) -> Query:
+    kept = [c for c in children if not isinstance(c, All)]
+    if not kept:
+        return All()
+    return kept[0] if len(kept) == 1 else And(tuple(kept))
+
+
+def parse(query: str | Query) -> Query:
+    """Parse ``query``; raise :class:`QuerySyntaxError` (with the position) if it is malformed."""
+    if not isinstance(query, str):
+        return query
+    return _Parser(query).parse()
+
+
+def positive_words(node: Query) -> list[tuple[str, ...]]:
+    """The text terms that are not negated (for snippets and highlighting)."""
+    if isinstance(node, Text):
+        return [node.words]
+    if isinstance(node, And | Or):
+        return [w for child in node.children for w in positive_words(child)]
+    return []
+
+
+# -- in memory --------------------------------------------------------------------
+
+
+def _contains(haystack: list[str], needle: tuple[str, ...]) -> bool:
+    size = len(needle)
+    first = needle[0]
+    for i, token in enumerate(haystack):
+        if token == first and tuple(haystack[i : i + size]) == needle:
+            return True
+    return False
+
+
+def _values(doc: dict[str, Any], field: str) -> list[str]:
+    value = doc.get(field)
+    if value is None:
+        return []
+    items = value if isinstance(value, list | tuple) else [value]
+    return [fold_keyword(str(v)) for v in items]
+
+
+def _published(doc: dict[str, Any]) -> datetime | None:
+    value = doc.get("published_at") or doc.get("first_seen_at")
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, str) and value:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+_COMPARE = {
+    "=": lambda a, b: a == b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+}
+
+
+def matches(query: str | Query, doc: dict[str, Any]) -> bool:
+    """Whether the indexed document ``doc`` (see ``article_to_doc``) satisfies ``query``."""
+    node = parse(query)
+    cache: dict[str, list[str]] = {}
+
+    def field_tokens(name: str) -> list[str]:
+        if name not in cache:
+            cache[name] = tokens(str(doc.get(name) or ("" if name != "body" else doc.get("text") or "")))
+        return cache[name]
+
+    def evaluate(node: Query) -> bool:
+        if isinstance(node, All):
+            return True
+        if isinstance(node, Text):
+            return any(_contains(field_tokens(name), node.words) for name in TEXT_FIELDS)
+        if isinstance(node, Keyword):
+            return node.value in _values(doc, node.field)
+        if isinstance(node, Grade):
+            return _COMPARE[node.op](int(doc.get("grade") or 0), node.value)
+        if isinstance(node, DateRange):
+            published = _published(doc)
+            if published is None:
+                return False
+            return (node.start is None or published >= node.start) and (node.end is None or published < node.end)
+        if isinstance(node, Not):
+            return not evaluate(node.child)
+        if isinstance(node, And):
+            return all(evaluate(child) for child in node.children)
+        if isinstance(node, Or):
+            return any(evaluate(child) for child in node.children)
+        raise TypeError(f"unknown query node {node!r}")
+
+    return evaluate(node)
+
+
+# -- SQLite -----------------------------------------------------------------------
+
+
+def fts_phrase(words: tuple[str, ...]) -> str:
+    """An FTS5 expression: the phrase in any of the text columns."""
+    phrase = " ".join(words).replace('"', '""')  # tokens hold no quotes; doubled to be safe
+    return "{" + " ".join(TEXT_FIELDS) + '} : "' + phrase + '"'
+
+
+def to_sqlite(query: str | Query, *, docs: str = "d", fts_table: str = "articles_fts") -> tuple[str, list[Any]]:
+    """A SQL boolean expression over the documents table aliased ``docs`` and its parameters.
+
+    Each text term is an FTS5 MATCH sub-query on ``fts_table`` (whose rowid is the
+    document's rowid), so any boolean nesting translates directly. Keyword values
+    are compared with the ``sw_fold`` SQL function the backend registers.
+    """
+    params: list[Any] = []
+
+    def sql(node: Query) -> str:
+        if isinstance(node, All):
+            return "1"
+        if isinstance(node, Text):
+            params.append(fts_phrase(node.words))
+            return f"{docs}.rowid IN (SELECT rowid FROM {fts_table} WHERE {fts_table} MATCH ?)"
+        if isinstance(node, Keyword):
+            params.append(node.value)
+            if node.field in ("facets", "actors", "topics"):
+                return f"EXISTS (SELECT 1 FROM json_each({docs}.{node.field}) WHERE sw_fold(json_each.value) = ?)"
+            return f"sw_fold({docs}.{node.field}) = ?"
+        if isinstance(node, Grade):
+            params.append(node.value)
+            return f"{docs}.grade {node.op} ?"
+        if isinstance(node, DateRange):
+            parts = []
+            if node.start is not None:
+                params.append(node.start.strftime("%Y-%m-%dT%H:%M:%SZ"))
+                parts.append(f"{docs}.published_at >= ?")
+            if node.end is not None:
+                params.append(node.end.strftime("%Y-%m-%dT%H:%M:%SZ"))
+                parts.append(f"{docs}.published_at < ?")
+            return "(" + " AND ".join(parts) + ")"
+        if isinstance(node, Not):
+            return f"NOT ({sql(node.child)})"
+        if isinstance(node, And):
+            return "(" + " AND ".join(sql(c) for c in node.children) + ")"
+        if isinstance(node, Or):
+            return "(" + " OR ".join(sql(c) for c in node.children) + ")"
+        raise TypeError(f"unknown query node {node!r}")
+
+    return sql(parse(query)), params
+
+
+# -- Elasticsearch ----------------------------------------------------------------
+
+
+def to_elasticsearch(query: str | Query) -> dict[str, Any]:
+    """The Elasticsearch query DSL for ``query`` (against the seedwatch article mapping).
+
+    Text terms are ``multi_match`` phrases on the folded ``title``, ``summary`` and
+    ``body`` fields; keyword filters use each field's ``.folded`` sub-field (the
+    ``folded`` normalizer), so values compare as in SQLite and :func:`matches`.
+    """
+
+    def dsl(node: Query) -> dict[str, Any]:
+        if isinstance(node, All):
+            return {"match_all": {}}
+        if isinstance(node, Text):
+            return {"multi_match": {"query": " ".join(node.words), "type": "phrase", "fields": list(TEXT_FIELDS)}}
+        if isinstance(node, Keyword):
+            return {"term": {f"{node.field}.folded": node.value}}
+        if isinstance(node, Grade):
+            if node.op == "=":
+                return {"term": {"grade": node.value}}
+            op = {">": "gt", ">=": "gte", "<": "lt", "<=": "lte"}[node.op]
+            return {"range": {"grade": {op: node.value}}}
+        if isinstance(node, DateRange):
+            bounds: dict[str, str] = {}
+            if node.start is not None:
+                bounds["gte"] = node.start.strftime("%Y-%m-%dT%H:%M:%SZ")
+            if node.end is not None:
+                bounds["lt"] = node.end.strftime("%Y-%m-%dT%H:%M:%SZ")
+            return {"range": {"published_at": bounds}}
+        if isinstance(node, Not):
+            return {"bool": {"must_not": [dsl(node.child)]}}
+        if isinstance(node, And):
+            return {"bool": {"filter": [dsl(c) for c in node.children]}}
+        if isinstance(node, Or):
+            return {"bool": {"should": [dsl(c) for c in node.children], "minimum_should_match": 1}}
+        raise TypeError(f"unknown query node {node!r}")
+
+    return dsl(parse(query))

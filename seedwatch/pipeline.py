@@ -1,0 +1,547 @@
+"""The monitoring pipeline as plain functions: the CLI, the DAG and the tests call these.
+
+One run::
+
+    plan_feed_batches ─► poll_feeds (per batch) ─► plan_article_batches
+      ─► process_articles (per batch: fetch, extract, tag) ─► assign_stories
+      ─► index_articles ─► send_alerts
+
+Stages hand each other ids and counts; the articles themselves live in the state
+store. Every stage is safe to re-run: claims use leases, inserts are idempotent,
+the outbox and the alert ledger remember what is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import structlog
+
+from seedwatch.analysis import analyse_in_worker, init_worker, tag_from_dict
+from seedwatch.models import Article, FeedEntry, FetchedPage, FetchStatus, PollStatus, stable_id
+from seedwatch.settings import Settings
+from seedwatch.store import NewArticle, StateStore, StoryIndex, as_utc, new_owner
+from seedwatch.workers import analysis_pool
+
+log = structlog.get_logger(__name__)
+
+Progress = Callable[[int], None]
+
+
+def open_store(settings: Settings) -> StateStore:
+    return StateStore.open(settings.state.url)
+
+
+def _chunks(items: Sequence[str], size: int) -> list[list[str]]:
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+# -- polling ---------------------------------------------------------------------
+
+
+@dataclass
+class PollSummary:
+    feeds_polled: int = 0
+    feeds_ok: int = 0
+    feeds_not_modified: int = 0
+    feeds_failed: int = 0
+    entries_seen: int = 0
+    entries_skipped: int = 0  # no link, or a link that is not http(s)
+    new_articles: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: PollSummary) -> None:
+        for name, value in asdict(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
+
+def plan_feed_batches(settings: Settings, *, now: datetime) -> list[list[str]]:
+    """Register configured feeds and split the ones due now into batches."""
+    store = open_store(settings)
+    try:
+        feeds = settings.enabled_feeds()
+        store.sync_feeds(feeds, now=now)
+        due = store.due_feed_ids(now=now, enabled=[feed.feed_id for feed in feeds])
+    finally:
+        store.close()
+    return _chunks(due, settings.pipeline.feed_batch_size)
+
+
+def _new_articles(feed: dict[str, Any], entries: Sequence[FeedEntry]) -> tuple[list[NewArticle], int]:
+    from seedwatch.urls import canonicalize_url
+
+    found, skipped = [], 0
+    for entry in entries:
+        if not entry.url or urlsplit(entry.url).scheme not in ("http", "https"):
+            skipped += 1
+            continue
+        canonical = canonicalize_url(entry.url)
+        found.append(
+            NewArticle(
+                article_id=stable_id(canonical),
+                canonical_url=canonical,
+                url=entry.url,
+                feed_id=feed["feed_id"],
+                guid=entry.guid,
+                guid_hash=stable_id(entry.guid) if entry.guid else None,
+                outlet=feed["outlet"],
+                country=feed["country"],
+                feed_language=entry.language or feed["language"],
+                title=entry.title,
+                summary=entry.summary,
+                published_at=entry.published_at,
+            )
+        )
+    return found, skipped
+
+
+def _feed_state(row: dict[str, Any]) -> Any:
+    from seedwatch.polling import FeedState
+
+    names = {f for f in FeedState.__dataclass_fields__}
+    return FeedState(**{name: row[name] for name in names if name in row})
+
+
+def poll_feeds(settings: Settings, feed_ids: Sequence[str], *, now: datetime, force: bool = False) -> PollSummary:
+    """Poll the given feeds that are due (all of them with ``force``) and not leased by another worker."""
+    from seedwatch.fetch import Fetcher
+    from seedwatch.polling import poll_feed, reschedule
+
+    store = open_store(settings)
+    owner = new_owner("poll")
+    summary = PollSummary()
+    timezones = {feed.feed_id: feed.timezone for feed in settings.feeds}
+    try:
+        claimed = store.claim_due_feeds(
+            now=now, owner=owner, lease_s=settings.pipeline.lease_s, feed_ids=feed_ids, force=force
+        )
+        rows = store.feed_rows(claimed)
+
+        async def poll_all() -> list[Any]:
+            async with Fetcher(settings.http) as fetcher:
+                return await asyncio.gather(
+                    *(
+                        poll_feed(
+                            fetcher,
+                            feed_id=row["feed_id"],
+                            url=row["url"],
+                            state=_feed_state(row),
+                            timezone=timezones.get(row["feed_id"], "UTC"),
+                            now=now,
+                        )
+                        for row in rows
+                    ),
+                    return_exceptions=True,
+                )
+
+        results = asyncio.run(poll_all()) if rows else []
+        for row, result in zip(rows, results, strict=True):
+            summary.feeds_polled += 1
+            if isinstance(result, BaseException):
+                # A bug in one feed's handling must not take the others down; it is
+                # logged with its traceback and the feed is retried with back-off.
+                log.error("feed.poll_crashed", feed=row["name"], error=repr(result), exc_info=result)
+                from seedwatch.polling import PollResult
+
+                result = PollResult(status=PollStatus.TEMPORARY, error=f"internal error: {result!r}")
+            found, skipped = _new_articles(row, result.entries)
+            new_ids = store.record_discovered(found, now=now) if found else []
+            summary.entries_seen += len(result.entries)
+            summary.entries_skipped += skipped
+            summary.new_articles += len(new_ids)
+            if result.status is PollStatus.OK:
+                summary.feeds_ok += 1
+            elif result.status is PollStatus.NOT_MODIFIED:
+                summary.feeds_not_modified += 1
+            else:
+                summary.feeds_failed += 1
+                summary.errors.append(f"{row['name']}: {result.status.value}: {result.error}")
+                log.warning(
+                    "feed.poll_failed", feed=row["name"], url=row["url"], status=result.status.value, error=result.error
+                )
+            state = reschedule(_feed_state(row), result, new_items=len(new_ids), now=now, policy=settings.polling)
+            values = {k: v for k, v in asdict(state).items() if k in row}
+            values["last_polled_at"] = now
+            store.save_feed_state(row["feed_id"], values, owner=owner, new_items=len(new_ids))
+    finally:
+        store.close()
+    log.info("feeds.polled", **{k: v for k, v in asdict(summary).items() if k != "errors"})
+    return summary
+
+
+# -- processing ------------------------------------------------------------------
+
+
+@dataclass
+class ProcessSummary:
+    articles: int = 0
+    fetched: int = 0
+    extracted: int = 0  # body from the page
+    fallback: int = 0  # body from the feed summary
+    fetch_errors: int = 0
+    relevant: int = 0
+    partial: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: ProcessSummary) -> None:
+        for name, value in asdict(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
+
+def plan_article_batches(settings: Settings, *, now: datetime) -> list[list[str]]:
+    store = open_store(settings)
+    try:
+        ids = store.processable_article_ids(
+            now=now, max_attempts=settings.pipeline.max_fetch_attempts, limit=settings.pipeline.max_articles_per_run
+        )
+    finally:
+        store.close()
+    return _chunks(ids, settings.pipeline.article_batch_size)
+
+
+def _worker_count(settings: Settings, jobs: int) -> int:
+    wanted = settings.pipeline.processes or os.cpu_count() or 1
+    return max(1, min(wanted, jobs // 4))  # a pool only pays for itself on a few pages each
+
+
+Job = tuple[dict[str, Any], str | None, datetime]
+
+
+def _analyse_all(settings: Settings, jobs: list[Job]) -> list[dict[str, Any]]:
+    """Analyse ``jobs`` in this process, or in the shared pool when there are enough of them."""
+    workers = _worker_count(settings, len(jobs))
+    if workers == 1:
+        init_worker(settings.paths.topics_dir, settings.paths.seeds_dir)
+        return [analyse_in_worker(job) for job in jobs]
+    pool = analysis_pool(workers, settings.paths.topics_dir, settings.paths.seeds_dir)
+    return list(pool.map(analyse_in_worker, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
+
+
+def _plain_utc(moment: datetime) -> datetime:
+    # Airflow hands over a pendulum DateTime; its astimezone(UTC) plus a timedelta comes
+    # out naive, and the extractor's date checks then fail on every page.
+    return datetime.fromtimestamp(moment.timestamp(), UTC)
+
+
+def _has_page(page: FetchedPage) -> bool:
+    return page.status is FetchStatus.OK and bool(page.html)
+
+
+def _job(row: dict[str, Any], page: FetchedPage, now: datetime) -> Job:
+    ok = _has_page(page)
+    if not ok:
+        log.warning(
+            "article.fetch_failed",
+            url=row["url"],
+            status=page.status.value,
+            http_status=page.http_status,
+            error=page.error,
+        )
+    return (row, page.html if ok else None, now)
+
+
+def _fetch_and_analyse(
+    settings: Settings, rows: list[dict[str, Any]], *, now: datetime
+) -> tuple[list[tuple[FetchedPage, bool]], list[dict[str, Any]]]:
+    """Fetch the rows' pages and analyse each as soon as it arrives.
+
+    Returns each page without its HTML, with whether it had a usable one, and the analyses.
+
+    With a pool, the CPU work overlaps the waiting on the network: every page goes to
+    the shared pool when it is fetched, and at most a few pages per worker wait there,
+    so fetching pauses (and memory stays flat) when extraction is the bottleneck.
+    """
+    from seedwatch.fetch import Fetcher, fetch_pages_sync
+
+    workers = _worker_count(settings, len(rows))
+    if workers == 1:
+        fetched = fetch_pages_sync([row["url"] for row in rows], settings.http)
+        jobs = [_job(row, page, now) for row, page in zip(rows, fetched, strict=True)]
+        return [(page, _has_page(page)) for page in fetched], _analyse_all(settings, jobs)
+    pool = analysis_pool(workers, settings.paths.topics_dir, settings.paths.seeds_dir)
+    queued_limit = workers * 4
+
+    async def run() -> tuple[list[tuple[FetchedPage, bool]], list[dict[str, Any]]]:
+        pages: list[tuple[FetchedPage, bool] | None] = [None] * len(rows)
+        futures: list[asyncio.Future[dict[str, Any]] | None] = [None] * len(rows)
+        queued: set[asyncio.Future[dict[str, Any]]] = set()
+        async with Fetcher(settings.http) as fetcher:
+            async for index, page in fetcher.iter_pages([row["url"] for row in rows]):
+                job = _job(rows[index], page, now)
+                # The HTML goes to the worker; keeping it here too would hold a whole batch of pages.
+                pages[index] = (dataclasses.replace(page, html=None), _has_page(page))
+                if len(queued) >= queued_limit:
+                    _, queued = await asyncio.wait(queued, return_when=asyncio.FIRST_COMPLETED)
+                future = asyncio.wrap_future(pool.submit(analyse_in_worker, job))
+                futures[index] = future
+                queued.add(future)
+        results = await asyncio.gather(*(f for f in futures if f is not None))
+        return [p for p in pages if p is not None], list(results)
+
+    pages, results = asyncio.run(run())
+    if len(pages) != len(rows):
+        raise RuntimeError(f"fetched {len(pages)} pages for {len(rows)} articles")
+    return pages, results
+
+
+def process_articles(settings: Settings, article_ids: Sequence[str], *, now: datetime) -> ProcessSummary:
+    """Fetch, extract and tag the given articles; each one ends stored, page or not."""
+    now = _plain_utc(now)
+    store = open_store(settings)
+    owner = new_owner("process")
+    summary = ProcessSummary()
+    try:
+        rows = store.claim_articles(
+            article_ids,
+            now=now,
+            owner=owner,
+            lease_s=settings.pipeline.lease_s,
+            max_attempts=settings.pipeline.max_fetch_attempts,
+        )
+        if not rows:
+            return summary
+        try:
+            pages, results = _fetch_and_analyse(settings, rows, now=now)
+        except Exception:
+            store.release_articles([row["article_id"] for row in rows], owner=owner)
+            raise
+        for row, (page, has_page), values in zip(rows, pages, results, strict=True):
+            summary.articles += 1
+            fetched = page.status is FetchStatus.OK
+            summary.fetched += fetched
+            summary.fetch_errors += not has_page
+            attempts = row["fetch_attempts"] + 1
+            values["fetch_attempts"] = attempts
+            values["last_fetch_error"] = None if fetched else f"{page.status.value}: {page.error or page.http_status}"
+            if values["body_source"] == "page":
+                summary.extracted += 1
+            else:
+                summary.fallback += 1
+                # Kept from the feed; the page is tried again later, a bounded number of times.
+                values["next_fetch_at"] = now + timedelta(seconds=settings.pipeline.retry_fetch_after_s * attempts)
+            summary.relevant += values["best_grade"] == 2
+            summary.partial += values["best_grade"] == 1
+            if not store.save_processed(row["article_id"], values, owner=owner):
+                summary.errors.append(f"lease lost for {row['url']}")
+    finally:
+        store.close()
+    log.info("articles.processed", **{k: v for k, v in asdict(summary).items() if k != "errors"})
+    return summary
+
+
+# -- de-duplication --------------------------------------------------------------
+
+
+@dataclass
+class DedupSummary:
+    articles: int = 0
+    new_stories: int = 0
+    exact_duplicates: int = 0
+    near_duplicates: int = 0
+
+
+def assign_stories(settings: Settings, *, now: datetime, batch: int = 500) -> DedupSummary:
+    """Give every newly processed article a story: its own, or the one it copies."""
+    from seedwatch.dedup import NEAR_DUPLICATE_THRESHOLD, estimated_similarity, lsh_band_keys
+
+    store = open_store(settings)
+    stories = StoryIndex(store)
+    summary = DedupSummary()
+    owner = new_owner("dedup")
+    try:
+        # One assigner at a time keeps story ids deterministic under concurrent runs.
+        if not store.acquire_lease("assign-stories", owner=owner, now=now, lease_s=settings.pipeline.lease_s):
+            log.info("stories.busy", reason="another run is assigning stories")
+            return summary
+        while pending := stories.unassigned(limit=batch):
+            with store.engine.begin() as conn:
+                for article in pending:
+                    article["first_seen_at"] = as_utc(article["first_seen_at"])
+                    keys = lsh_band_keys(article["minhash"]) if article["minhash"] else []
+                    story_id = stories.same_content(conn, article["content_hash"], article["article_id"])
+                    if story_id:
+                        summary.exact_duplicates += 1
+                    else:
+                        scored = [
+                            (estimated_similarity(article["minhash"], signature), candidate_story)
+                            for _, candidate_story, signature in stories.band_candidates(conn, keys)
+                        ]
+                        best = max(scored, default=(0.0, None), key=lambda pair: pair[0])
+                        if best[1] is not None and best[0] >= NEAR_DUPLICATE_THRESHOLD:
+                            story_id = best[1]
+                            summary.near_duplicates += 1
+                    summary.articles += 1
+                    summary.new_stories += stories.assign(
+                        conn, article, story_id or article["article_id"], keys, now=now
+                    )
+        store.release_lease("assign-stories", owner=owner)
+    finally:
+        store.close()
+    log.info("stories.assigned", **asdict(summary))
+    return summary
+
+
+# -- indexing --------------------------------------------------------------------
+
+
+@dataclass
+class IndexSummary:
+    indexed: int = 0
+    failed: int = 0
+    backlog: int = 0  # still waiting in the outbox after this run
+    dead: int = 0  # rejected permanently, kept for an operator
+    total_documents: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def article_from_row(row: dict[str, Any]) -> Article:
+    return Article(
+        article_id=row["article_id"],
+        url=row["url"],
+        canonical_url=row["canonical_url"],
+        feed_id=row["feed_id"],
+        outlet=row["outlet"],
+        title=row["title"],
+        text=row["text"],
+        summary=row["summary"],
+        language=row["language"],
+        country=row["country"],
+        published_at=as_utc(row["published_at"]),
+        first_seen_at=as_utc(row["first_seen_at"]),
+        authors=tuple(row["authors"] or ()),
+        section=row["section"],
+        image=row["image"],
+        modified_at=as_utc(row["modified_at"]),
+        body_source=row["body_source"],
+        extraction_method=row["extraction_method"],
+        content_hash=row["content_hash"],
+        story_id=row["story_id"],
+        tags=tuple(tag_from_dict(tag) for tag in row["tags"] or ()),
+    )
+
+
+def index_articles(settings: Settings, *, now: datetime, batch: int = 500) -> IndexSummary:
+    """Drain the outbox into the article index; what the index refuses stays queued."""
+    from seedwatch.index import article_to_doc, open_index
+
+    store = open_store(settings)
+    summary = IndexSummary()
+    index = open_index(settings.index)
+    try:
+        index.ensure_ready()
+        seen: set[str] = set()
+        while ids := [i for i in store.outbox_batch(now=now, limit=batch) if i not in seen]:
+            seen.update(ids)
+            docs = [article_to_doc(article_from_row(row)) for row in store.article_rows(ids)]
+            outcomes = index.upsert(docs)
+            store.outbox_acknowledge([o.article_id for o in outcomes if o.ok])
+            for outcome in (o for o in outcomes if not o.ok):
+                summary.failed += 1
+                summary.errors.append(f"{outcome.article_id}: {outcome.error}")
+                store.outbox_failed(outcome.article_id, error=outcome.error or "", retryable=outcome.retryable, now=now)
+            summary.indexed += sum(o.ok for o in outcomes)
+        _index_feed_health(settings, store, index, now=now)
+        summary.total_documents = index.count()
+    except Exception as exc:  # the index is down: everything stays in the outbox
+        summary.errors.append(f"article index unavailable: {exc}")
+        log.error("index.unavailable", error=str(exc))
+    finally:
+        index.close()
+        backlog = store.outbox_backlog()
+        summary.backlog, summary.dead = backlog["pending"], backlog["dead"]
+        store.close()
+    log.info("articles.indexed", **{k: v for k, v in asdict(summary).items() if k != "errors"})
+    return summary
+
+
+def _index_feed_health(settings: Settings, store: StateStore, index: Any, *, now: datetime) -> None:
+    from seedwatch.polling import feed_health
+
+    records = []
+    for row in store.feed_rows():
+        health = feed_health(_feed_state(row), now=now, policy=settings.polling)
+        records.append(
+            {
+                **{k: v for k, v in row.items() if k not in ("lease_owner", "lease_until")},
+                "health": asdict(health),
+                "checked_at": now,
+            }
+        )
+    index.upsert_feed_health(records)
+
+
+# -- alerting --------------------------------------------------------------------
+
+
+def send_alerts(settings: Settings, *, now: datetime) -> Any:
+    """Send what the alert rules say is due; SMTP failures are deferred, never lost."""
+    from seedwatch.alerting import send_due_alerts, send_operations_digest
+    from seedwatch.index import matches
+
+    store = open_store(settings)
+    try:
+        report = send_due_alerts(
+            store.engine,
+            settings.alerts,
+            settings.smtp,
+            now=now,
+            kibana_base_url=settings.kibana_base_url,
+            query_matcher=matches,
+            outbox_dir=settings.paths.var_dir / "sent-mail",
+        )
+        send_operations_digest(
+            store.engine, settings.alerts, settings.smtp, now=now, policy_quiet_factor=settings.polling.quiet_factor
+        )
+    finally:
+        store.close()
+    return report
+
+
+# -- one whole run ---------------------------------------------------------------
+
+
+@dataclass
+class RunReport:
+    poll: PollSummary
+    process: ProcessSummary
+    dedup: DedupSummary
+    index: IndexSummary
+    alerts: Any
+
+
+def run_once(settings: Settings, *, now: datetime, on_stage: Callable[[str], None] | None = None) -> RunReport:
+    """The whole pipeline in this process: what the DAG does, without Airflow."""
+
+    def stage(name: str) -> None:
+        if on_stage:
+            on_stage(name)
+
+    stage("poll")
+    poll = PollSummary()
+    for batch in plan_feed_batches(settings, now=now):
+        poll.add(poll_feeds(settings, batch, now=now))
+    stage("process")
+    process = ProcessSummary()
+    for batch in plan_article_batches(settings, now=now):
+        process.add(process_articles(settings, batch, now=now))
+    # Concurrent runs (several CLI processes on one store) take turns from here on,
+    # so stories, documents and alerts come out as one run would make them.
+    store = open_store(settings)
+    try:
+        with store.holding("finalize-run", lease_s=settings.pipeline.lease_s, wait_s=settings.pipeline.lease_s):
+            stage("dedup")
+            dedup = assign_stories(settings, now=now)
+            stage("index")
+            index = index_articles(settings, now=now)
+            stage("alerts")
+            alerts = send_alerts(settings, now=now)
+    finally:
+        store.close()
+    return RunReport(poll=poll, process=process, dedup=dedup, index=index, alerts=alerts)

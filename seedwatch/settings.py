@@ -1,0 +1,311 @@
+"""One typed configuration for seedwatch, validated when it is loaded.
+
+Sources, later ones winning:
+
+1. defaults in the models below;
+2. ``seedwatch.yaml`` in the configuration directory (``SEEDWATCH_CONFIG_DIR``,
+   default ``./config``), with ``feeds.yaml`` and ``alerts.yaml`` beside it;
+3. the environment: ``SEEDWATCH__SECTION__KEY=value`` for any key (for example
+   ``SEEDWATCH__STATE__URL``), plus the short forms ``SEEDWATCH_STATE_URL`` and
+   ``SEEDWATCH_ES_URL``. Secrets are only read from the environment.
+
+Unknown keys are errors. Every error names the file, the key and the fix.
+Relative paths are resolved against the project directory: the parent of the
+configuration directory.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from seedwatch.alerting import AlertRule, SmtpSettings, load_alert_rules
+from seedwatch.errors import ConfigError, ConfigErrors
+from seedwatch.fetch import HttpPolicy
+from seedwatch.index import IndexSettings
+from seedwatch.models import stable_id
+from seedwatch.polling import PollingPolicy
+
+DEFAULT_CONFIG_DIR = Path("config")
+ENV_PREFIX = "SEEDWATCH__"
+# Short names for the settings operators change most often.
+ENV_SHORTCUTS = {
+    "SEEDWATCH_STATE_URL": ("state", "url"),
+    "SEEDWATCH_ES_URL": ("index", "elasticsearch", "url"),
+    "SEEDWATCH_INDEX_BACKEND": ("index", "backend"),
+    "SEEDWATCH_SMTP_HOST": ("smtp", "host"),
+    "SEEDWATCH_SMTP_PORT": ("smtp", "port"),
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class StateSettings(_Strict):
+    """Where pipeline state lives: a SQLAlchemy URL (SQLite file or PostgreSQL)."""
+
+    url: str = "sqlite:///var/state.db"
+
+    @field_validator("url")
+    @classmethod
+    def _known_dialect(cls, url: str) -> str:
+        if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return url
+
+
+class PipelineSettings(_Strict):
+    """How one run divides and bounds its work."""
+
+    schedule: str = "*/15 * * * *"  # cron expression of the monitoring DAG
+    feed_batch_size: int = Field(20, ge=1)  # feeds per mapped polling task
+    article_batch_size: int = Field(100, ge=1)  # articles per mapped processing task
+    max_articles_per_run: int = Field(5000, ge=1)  # bounds one run's work; the rest waits
+    max_fetch_attempts: int = Field(3, ge=1)  # page fetches before the feed summary is final
+    retry_fetch_after_s: int = Field(1800, ge=0)
+    processes: int = Field(0, ge=0)  # CPU workers for extraction and tagging; 0 = one per core
+    lease_s: int = Field(900, ge=30)  # how long a worker owns claimed feeds or articles
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        return _check_timezone(value)
+
+
+class PathSettings(_Strict):
+    topics_dir: Path = Path("config/topics")
+    seeds_dir: Path = Path("seeds")
+    var_dir: Path = Path("var")  # local state files, saved emails
+
+
+class FeedSource(_Strict):
+    """One feed of ``feeds.yaml``."""
+
+    name: str = Field(min_length=1)
+    url: str
+    outlet: str = Field(min_length=1)
+    language: str = Field(pattern=r"^[a-z]{2}$")
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    timezone: str = "UTC"
+    enabled: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", url):
+            raise ValueError("must be an http:// or https:// URL")
+        return url
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        return _check_timezone(value)
+
+    @property
+    def feed_id(self) -> str:
+        return stable_id(self.url)
+
+
+class FeedList(_Strict):
+    feeds: list[FeedSource] = []
+
+
+class Settings(_Strict):
+    """The whole configuration. Build it with :func:`load_settings`."""
+
+    state: StateSettings = StateSettings()
+    index: IndexSettings = IndexSettings()
+    http: HttpPolicy = HttpPolicy()
+    polling: PollingPolicy = PollingPolicy()
+    smtp: SmtpSettings = SmtpSettings()
+    pipeline: PipelineSettings = PipelineSettings()
+    paths: PathSettings = PathSettings()
+    kibana_base_url: str | None = None
+    # Loaded from feeds.yaml and alerts.yaml, not from seedwatch.yaml.
+    feeds: list[FeedSource] = []
+    alerts: list[AlertRule] = []
+    config_dir: Path = DEFAULT_CONFIG_DIR
+
+    def enabled_feeds(self) -> list[FeedSource]:
+        return [feed for feed in self.feeds if feed.enabled]
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Istanbul") from None
+    return value
+
+
+_FIX_BY_ERROR_TYPE = {
+    "extra_forbidden": "remove this key or correct its spelling (unknown keys are not allowed)",
+    "missing": "add this key",
+    "int_parsing": "give a whole number",
+    "float_parsing": "give a number",
+    "bool_parsing": "give true or false",
+    "string_pattern_mismatch": "use the documented format",
+    "literal_error": "use one of the allowed values",
+}
+
+
+def _errors_from_validation(file: Path, exc: ValidationError, prefix: str = "") -> list[ConfigError]:
+    errors = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in (prefix, *error["loc"]) if part != "")
+        fix = _FIX_BY_ERROR_TYPE.get(error["type"], "correct the value as described")
+        errors.append(ConfigError(str(file), key or "(top level)", error["msg"], fix))
+    return errors
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(file)"
+        raise ConfigError(
+            str(path), where, f"not valid YAML ({getattr(exc, 'problem', exc)})", "fix the YAML syntax"
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            str(path), "(top level)", "must be a mapping of keys to values", "start the file with `key: value` lines"
+        )
+    return data
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    items = [(ENV_SHORTCUTS[name], value) for name, value in environ.items() if name in ENV_SHORTCUTS]
+    items += [
+        (tuple(part.lower() for part in name[len(ENV_PREFIX) :].split("__")), value)
+        for name, value in environ.items()
+        if name.startswith(ENV_PREFIX)
+    ]
+    for path, value in items:
+        node = overrides
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = yaml.safe_load(value) if value else value
+    return overrides
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _resolve_paths(settings: Settings, project_dir: Path) -> None:
+    def absolute(path: Path) -> Path:
+        return path if path.is_absolute() else (project_dir / path).resolve()
+
+    for name in ("topics_dir", "seeds_dir", "var_dir"):
+        setattr(settings.paths, name, absolute(getattr(settings.paths, name)))
+    settings.index.sqlite_path = absolute(settings.index.sqlite_path)
+    url = settings.state.url
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        settings.state.url = "sqlite:///" + str(absolute(Path(url.removeprefix("sqlite:///"))))
+
+
+def config_dir_from_env(environ: dict[str, str] | None = None) -> Path:
+    environ = dict(os.environ) if environ is None else environ
+    return Path(environ.get("SEEDWATCH_CONFIG_DIR", DEFAULT_CONFIG_DIR)).resolve()
+
+
+def load_settings(config_dir: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Read and validate the configuration; raise ConfigError listing every problem."""
+    environ = dict(os.environ) if environ is None else environ
+    config_dir = (config_dir or config_dir_from_env(environ)).resolve()
+    if not config_dir.is_dir():
+        raise ConfigError(
+            str(config_dir),
+            "(directory)",
+            "configuration directory not found",
+            "create it or set SEEDWATCH_CONFIG_DIR to the directory holding seedwatch.yaml",
+        )
+
+    main_file = config_dir / "seedwatch.yaml"
+    raw = _merge(_read_yaml(main_file), _env_overrides(environ))
+    for reserved in ("feeds", "alerts", "config_dir"):
+        if reserved in raw:
+            raise ConfigError(
+                str(main_file),
+                reserved,
+                "is not set in seedwatch.yaml",
+                f"put it in {reserved}.yaml" if reserved != "config_dir" else "set SEEDWATCH_CONFIG_DIR instead",
+            )
+
+    errors: list[ConfigError] = []
+    settings = Settings()
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        errors += _errors_from_validation(main_file, exc)
+
+    feeds_file = config_dir / "feeds.yaml"
+    try:
+        feeds = FeedList.model_validate(_read_yaml(feeds_file)).feeds
+        errors += _duplicate_feed_errors(feeds_file, feeds)
+    except ValidationError as exc:
+        errors += _errors_from_validation(feeds_file, exc)
+        feeds = []
+    except ConfigError as exc:
+        errors.append(exc)
+        feeds = []
+
+    alerts_file = config_dir / "alerts.yaml"
+    rules: list[AlertRule] = []
+    if alerts_file.exists():
+        try:
+            rules = load_alert_rules(alerts_file)
+        except ConfigErrors as exc:
+            errors += exc.errors
+        except ConfigError as exc:
+            errors.append(exc)
+
+    if errors:
+        raise ConfigErrors(errors) if len(errors) > 1 else errors[0]
+
+    settings.feeds = feeds
+    settings.alerts = rules
+    settings.config_dir = config_dir
+    _resolve_paths(settings, config_dir.parent)
+    return settings
+
+
+def _duplicate_feed_errors(file: Path, feeds: list[FeedSource]) -> list[ConfigError]:
+    errors, seen_names, seen_urls = [], set(), set()
+    for position, feed in enumerate(feeds):
+        if feed.name in seen_names:
+            errors.append(
+                ConfigError(
+                    str(file),
+                    f"feeds.{position}.name",
+                    f"duplicate feed name {feed.name!r}",
+                    "give every feed a unique name",
+                )
+            )
+        if feed.url in seen_urls:
+            errors.append(
+                ConfigError(str(file), f"feeds.{position}.url", f"duplicate feed URL {feed.url}", "list each feed once")
+            )
+        seen_names.add(feed.name)
+        seen_urls.add(feed.url)
+    return errors

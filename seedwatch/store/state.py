@@ -1,0 +1,518 @@
+"""The state store: pipeline state in SQLite (default) or PostgreSQL (production).
+
+One class, the same SQL on both engines. Concurrency is explicit:
+
+* feeds and articles are *claimed* with a lease (owner + expiry) by one atomic
+  ``UPDATE … WHERE id IN (SELECT … [FOR UPDATE SKIP LOCKED])``, so two workers
+  never poll the same feed or process the same article at once, and work whose
+  worker died is picked up again when its lease runs out;
+* articles are inserted with ``ON CONFLICT DO NOTHING`` on their id (a hash of the
+  canonical URL), so a re-run or a concurrent run never creates a second copy.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.dialects import postgresql, sqlite
+
+from seedwatch.errors import StoreError
+from seedwatch.store.schema import articles, feed_guids, feeds, index_outbox, leases, minhash_bands, stories
+
+log = structlog.get_logger(__name__)
+
+
+def new_owner(prefix: str = "worker") -> str:
+    """A unique lease owner token for one claim."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes; everything in the store is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class NewArticle:
+    """An article discovered in a feed, before its page is fetched."""
+
+    article_id: str
+    canonical_url: str
+    url: str
+    feed_id: str
+    guid: str | None
+    guid_hash: str | None
+    outlet: str
+    country: str | None
+    feed_language: str | None
+    title: str
+    summary: str
+    published_at: datetime | None
+
+
+def create_engine(url: str) -> sa.Engine:
+    """An engine tuned for concurrent pipeline workers on either dialect."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 60})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # Autocommit at the driver level; SQLAlchemy's BEGIN below takes the write
+            # lock up front (IMMEDIATE) so concurrent claims queue instead of failing.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=60000")
+            cursor.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _sqlite_begin(connection: sa.Connection) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+class StateStore:
+    """Typed access to the pipeline state. Create with :meth:`open`."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.is_postgres = engine.dialect.name == "postgresql"
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> StateStore:
+        from seedwatch.store.migrate import upgrade
+
+        engine = create_engine(url)
+        if migrate:
+            upgrade(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- helpers -----------------------------------------------------------------
+
+    def _insert(self, table: sa.Table) -> Any:
+        return (postgresql.insert if self.is_postgres else sqlite.insert)(table)
+
+    def _claim(
+        self,
+        table: sa.Table,
+        key: sa.Column,
+        due: sa.ColumnElement[bool],
+        order_by: Sequence[Any],
+        *,
+        now: datetime,
+        limit: int,
+        lease_s: int,
+        owner: str,
+    ) -> list[str]:
+        """Lease up to ``limit`` rows matching ``due`` whose lease is free or expired."""
+        free = sa.or_(table.c.lease_until.is_(None), table.c.lease_until < now)
+        candidates = sa.select(key).where(due, free).order_by(*order_by).limit(limit)
+        if self.is_postgres:
+            candidates = candidates.with_for_update(skip_locked=True)
+        until = now + timedelta(seconds=lease_s)
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.update(table)
+                .where(key.in_(candidates.scalar_subquery()))
+                .values(lease_owner=owner, lease_until=until)
+            )
+            return list(conn.execute(sa.select(key).where(table.c.lease_owner == owner)).scalars())
+
+    # -- feeds -------------------------------------------------------------------
+
+    def sync_feeds(self, sources: Iterable[Any], *, now: datetime) -> None:
+        """Insert feeds from the configuration; refresh name, outlet and language of known ones."""
+        with self.engine.begin() as conn:
+            for source in sources:
+                values = {
+                    "feed_id": source.feed_id,
+                    "name": source.name,
+                    "url": source.url,
+                    "outlet": source.outlet,
+                    "language": source.language,
+                    "country": source.country,
+                }
+                stmt = self._insert(feeds).values(**values, next_poll_at=now, consecutive_failures=0, total_items=0)
+                update = {k: v for k, v in values.items() if k != "feed_id"}
+                conn.execute(stmt.on_conflict_do_update(index_elements=[feeds.c.feed_id], set_=update))
+
+    def claim_due_feeds(
+        self,
+        *,
+        now: datetime,
+        owner: str,
+        lease_s: int,
+        limit: int = 10_000,
+        feed_ids: Sequence[str] | None = None,
+        force: bool = False,
+    ) -> list[str]:
+        """Lease the feeds whose next poll is due, or all with ``force`` (optionally among ``feed_ids``)."""
+        due = sa.true() if force else sa.or_(feeds.c.next_poll_at.is_(None), feeds.c.next_poll_at <= now)
+        if feed_ids is not None:
+            due = sa.and_(due, feeds.c.feed_id.in_(list(feed_ids)))
+        return self._claim(
+            feeds,
+            feeds.c.feed_id,
+            due,
+            [feeds.c.next_poll_at, feeds.c.feed_id],
+            now=now,
+            limit=limit,
+            lease_s=lease_s,
+            owner=owner,
+        )
+
+    def due_feed_ids(self, *, now: datetime, enabled: Sequence[str]) -> list[str]:
+        """Feeds due for polling now (without claiming them): used to plan batches."""
+        query = (
+            sa.select(feeds.c.feed_id)
+            .where(feeds.c.feed_id.in_(list(enabled)))
+            .where(sa.or_(feeds.c.next_poll_at.is_(None), feeds.c.next_poll_at <= now))
+            .order_by(feeds.c.next_poll_at, feeds.c.feed_id)
+        )
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def feed_rows(self, feed_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        query = sa.select(feeds).order_by(feeds.c.name)
+        if feed_ids is not None:
+            query = query.where(feeds.c.feed_id.in_(list(feed_ids)))
+        with self.engine.connect() as conn:
+            rows = [dict(row._mapping) for row in conn.execute(query)]
+        for row in rows:
+            for column in ("next_poll_at", "last_polled_at", "last_success_at", "last_new_item_at", "lease_until"):
+                row[column] = as_utc(row[column])
+        return rows
+
+    def save_feed_state(self, feed_id: str, values: dict[str, Any], *, owner: str, new_items: int) -> None:
+        """Store the feed's new state and release its lease."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.update(feeds)
+                .where(feeds.c.feed_id == feed_id, feeds.c.lease_owner == owner)
+                .values(**values, total_items=feeds.c.total_items + new_items, lease_owner=None, lease_until=None)
+            )
+
+    # -- articles ----------------------------------------------------------------
+
+    def record_discovered(self, found: Sequence[NewArticle], *, now: datetime) -> list[str]:
+        """Insert articles never seen before; return the ids that were new.
+
+        An article is known when its canonical URL was seen, or when its feed already
+        used the same GUID for another URL (publishers that change URLs behind a GUID).
+        """
+        new_ids: list[str] = []
+        with self.engine.begin() as conn:
+            for item in found:
+                if item.guid_hash is not None:
+                    known = conn.execute(
+                        sa.select(feed_guids.c.article_id).where(
+                            feed_guids.c.feed_id == item.feed_id, feed_guids.c.guid_hash == item.guid_hash
+                        )
+                    ).scalar()
+                    if known is not None:
+                        continue
+                inserted = conn.execute(
+                    self._insert(articles)
+                    .values(
+                        article_id=item.article_id,
+                        canonical_url=item.canonical_url,
+                        url=item.url,
+                        feed_id=item.feed_id,
+                        guid=item.guid,
+                        outlet=item.outlet,
+                        country=item.country,
+                        feed_language=item.feed_language,
+                        title=item.title,
+                        summary=item.summary,
+                        text="",
+                        published_at=item.published_at,
+                        first_seen_at=now,
+                        authors=[],
+                        tags=[],
+                        body_source="feed-summary",
+                        status="discovered",
+                        fetch_attempts=0,
+                        next_fetch_at=now,
+                    )
+                    .on_conflict_do_nothing(index_elements=[articles.c.article_id])
+                    .returning(articles.c.article_id)
+                ).first()
+                if item.guid_hash is not None:
+                    conn.execute(
+                        self._insert(feed_guids)
+                        .values(feed_id=item.feed_id, guid_hash=item.guid_hash, article_id=item.article_id)
+                        .on_conflict_do_nothing()
+                    )
+                if inserted is not None:
+                    new_ids.append(item.article_id)
+        return new_ids
+
+    def _processable(self, now: datetime, max_attempts: int) -> sa.ColumnElement[bool]:
+        """Articles still waiting for their page: new ones, and feed-summary fallbacks due a retry."""
+        retry = sa.and_(
+            articles.c.body_source == "feed-summary",
+            articles.c.fetch_attempts < max_attempts,
+            articles.c.next_fetch_at <= now,
+        )
+        return sa.or_(articles.c.status == "discovered", sa.and_(articles.c.status == "processed", retry))
+
+    def processable_article_ids(self, *, now: datetime, max_attempts: int, limit: int) -> list[str]:
+        query = (
+            sa.select(articles.c.article_id)
+            .where(self._processable(now, max_attempts))
+            .where(sa.or_(articles.c.lease_until.is_(None), articles.c.lease_until < now))
+            .order_by(articles.c.first_seen_at, articles.c.article_id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def claim_articles(
+        self, article_ids: Sequence[str], *, now: datetime, owner: str, lease_s: int, max_attempts: int
+    ) -> list[dict[str, Any]]:
+        due = sa.and_(articles.c.article_id.in_(list(article_ids)), self._processable(now, max_attempts))
+        claimed = self._claim(
+            articles,
+            articles.c.article_id,
+            due,
+            [articles.c.first_seen_at],
+            now=now,
+            limit=len(article_ids),
+            lease_s=lease_s,
+            owner=owner,
+        )
+        return self.article_rows(claimed)
+
+    def article_rows(self, article_ids: Sequence[str]) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(articles).where(articles.c.article_id.in_(list(article_ids))))
+            result = [dict(row._mapping) for row in rows]
+        for row in result:
+            for column in ("published_at", "modified_at", "first_seen_at", "processed_at", "next_fetch_at"):
+                row[column] = as_utc(row[column])
+        order = {article_id: i for i, article_id in enumerate(article_ids)}
+        return sorted(result, key=lambda row: order.get(row["article_id"], 0))
+
+    def save_processed(self, article_id: str, values: dict[str, Any], *, owner: str) -> bool:
+        """Store an article's extraction and tags, release its lease; False if the lease was lost."""
+        with self.engine.begin() as conn:
+            updated = conn.execute(
+                sa.update(articles)
+                .where(articles.c.article_id == article_id, articles.c.lease_owner == owner)
+                .values(**values, status="processed", lease_owner=None, lease_until=None)
+            ).rowcount
+            story_id = conn.execute(sa.select(articles.c.story_id).where(articles.c.article_id == article_id)).scalar()
+            # A first processing waits for de-duplication to give it a story before it
+            # is indexed; a re-processed article (page fetched on a retry) is re-indexed now.
+            if updated and story_id is not None:
+                self._enqueue(conn, [article_id], now=values["processed_at"])
+        return bool(updated)
+
+    def release_articles(self, article_ids: Sequence[str], *, owner: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.update(articles)
+                .where(articles.c.article_id.in_(list(article_ids)), articles.c.lease_owner == owner)
+                .values(lease_owner=None, lease_until=None)
+            )
+
+    def count_articles(self, **where: Any) -> int:
+        query = sa.select(sa.func.count()).select_from(articles)
+        for column, value in where.items():
+            query = query.where(articles.c[column] == value)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    # -- index outbox ------------------------------------------------------------
+
+    def _enqueue(self, conn: sa.Connection, article_ids: Sequence[str], *, now: datetime) -> None:
+        for article_id in article_ids:
+            stmt = self._insert(index_outbox).values(
+                article_id=article_id, enqueued_at=now, attempts=0, next_attempt_at=now, dead=False
+            )
+            # A re-processed article must be indexed again, even if it failed before.
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[index_outbox.c.article_id],
+                    set_={"next_attempt_at": now, "dead": False},
+                )
+            )
+
+    def enqueue_for_index(self, article_ids: Sequence[str], *, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            self._enqueue(conn, article_ids, now=now)
+
+    def outbox_batch(self, *, now: datetime, limit: int) -> list[str]:
+        query = (
+            sa.select(index_outbox.c.article_id)
+            .where(index_outbox.c.dead.is_(False), index_outbox.c.next_attempt_at <= now)
+            .order_by(index_outbox.c.enqueued_at, index_outbox.c.article_id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def outbox_acknowledge(self, article_ids: Sequence[str]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(index_outbox).where(index_outbox.c.article_id.in_(list(article_ids))))
+
+    def outbox_failed(self, article_id: str, *, error: str, retryable: bool, now: datetime) -> None:
+        """Keep the article in the outbox: retry later with back-off, or park it as dead."""
+        with self.engine.begin() as conn:
+            attempts = (
+                conn.execute(sa.select(index_outbox.c.attempts).where(index_outbox.c.article_id == article_id)).scalar()
+                or 0
+            )
+            delay = min(3600, 30 * 2**attempts)
+            conn.execute(
+                sa.update(index_outbox)
+                .where(index_outbox.c.article_id == article_id)
+                .values(
+                    attempts=attempts + 1,
+                    last_error=error[:2000],
+                    next_attempt_at=now + timedelta(seconds=delay),
+                    dead=not retryable,
+                )
+            )
+
+    def outbox_backlog(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(index_outbox.c.dead, sa.func.count()).group_by(index_outbox.c.dead)).all()
+        counts = {bool(dead): int(n) for dead, n in rows}
+        return {"pending": counts.get(False, 0), "dead": counts.get(True, 0)}
+
+    # -- leases ------------------------------------------------------------------
+
+    def acquire_lease(self, name: str, *, owner: str, now: datetime, lease_s: int) -> bool:
+        """Take the named lease if it is free or expired (e.g. one alert sender at a time)."""
+        until = now + timedelta(seconds=lease_s)
+        with self.engine.begin() as conn:
+            conn.execute(self._insert(leases).values(name=name, owner="", until=now).on_conflict_do_nothing())
+            taken = conn.execute(
+                sa.update(leases)
+                .where(
+                    leases.c.name == name, sa.or_(leases.c.until < now, leases.c.owner == owner, leases.c.owner == "")
+                )
+                .values(owner=owner, until=until)
+            ).rowcount
+        return bool(taken)
+
+    @contextmanager
+    def holding(self, name: str, *, lease_s: int, wait_s: float, poll_s: float = 0.5) -> Iterator[str]:
+        """Hold the named lease for a block, waiting up to ``wait_s`` for another holder to finish."""
+        owner = new_owner(name)
+        deadline = time.monotonic() + wait_s
+        while not self.acquire_lease(name, owner=owner, now=datetime.now(UTC), lease_s=lease_s):
+            if time.monotonic() > deadline:
+                raise StoreError(f"lease {name!r} still held by another worker after {wait_s:.0f} s")
+            time.sleep(poll_s)
+        try:
+            yield owner
+        finally:
+            self.release_lease(name, owner=owner)
+
+    def release_lease(self, name: str, *, owner: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(leases).where(leases.c.name == name, leases.c.owner == owner).values(owner=""))
+
+
+class StoryIndex:
+    """Story assignment on top of the state store: exact copies, then near-duplicates.
+
+    Runs in one task after the parallel processing step, in first-seen order, so the
+    first article of a story gives it its id however the work was split.
+    """
+
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+
+    def unassigned(self, *, limit: int) -> list[dict[str, Any]]:
+        query = (
+            sa.select(
+                articles.c.article_id,
+                articles.c.title,
+                articles.c.content_hash,
+                articles.c.minhash,
+                articles.c.first_seen_at,
+            )
+            .where(articles.c.status == "processed", articles.c.story_id.is_(None))
+            .order_by(articles.c.first_seen_at, articles.c.article_id)
+            .limit(limit)
+        )
+        with self.store.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def same_content(self, conn: sa.Connection, content_hash: str, article_id: str) -> str | None:
+        return conn.execute(
+            sa.select(articles.c.story_id)
+            .where(
+                articles.c.content_hash == content_hash,
+                articles.c.story_id.is_not(None),
+                articles.c.article_id != article_id,
+            )
+            .order_by(articles.c.first_seen_at)
+            .limit(1)
+        ).scalar()
+
+    def band_candidates(self, conn: sa.Connection, keys: Sequence[str]) -> list[tuple[str, str, bytes]]:
+        """(article_id, story_id, minhash) of the articles sharing any LSH band."""
+        if not keys:
+            return []
+        ids = sa.select(minhash_bands.c.article_id).where(minhash_bands.c.band_key.in_(list(keys))).distinct()
+        rows = conn.execute(
+            sa.select(articles.c.article_id, articles.c.story_id, articles.c.minhash)
+            .where(articles.c.article_id.in_(ids), articles.c.story_id.is_not(None))
+            .order_by(articles.c.first_seen_at)
+        )
+        return [(r.article_id, r.story_id, r.minhash) for r in rows]
+
+    def assign(
+        self, conn: sa.Connection, article: dict[str, Any], story_id: str, band_keys: Sequence[str], *, now: datetime
+    ) -> bool:
+        """Give the article its story, index its bands, queue it for the article index; True if a new story."""
+        is_new = story_id == article["article_id"]
+        if is_new:
+            conn.execute(
+                self.store._insert(stories)
+                .values(
+                    story_id=story_id,
+                    title=article["title"] or "",
+                    first_seen_at=article["first_seen_at"],
+                    updated_at=now,
+                    article_count=1,
+                )
+                .on_conflict_do_nothing()
+            )
+        else:
+            conn.execute(
+                sa.update(stories)
+                .where(stories.c.story_id == story_id)
+                .values(article_count=stories.c.article_count + 1, updated_at=now)
+            )
+        for key in band_keys:
+            conn.execute(
+                self.store._insert(minhash_bands)
+                .values(band_key=key, article_id=article["article_id"])
+                .on_conflict_do_nothing()
+            )
+        conn.execute(
+            sa.update(articles).where(articles.c.article_id == article["article_id"]).values(story_id=story_id)
+        )
+        self.store._enqueue(conn, [article["article_id"]], now=now)
+        return is_new

@@ -1,0 +1,46 @@
+"""One long-lived process pool for the CPU-bound analysis of articles.
+
+Starting a pool costs a fork per worker and a compile of the topic profiles in each
+(:func:`seedwatch.analysis.init_worker`); doing that once per process instead of once
+per article batch keeps small batches cheap. The pool is rebuilt when its shape
+(workers, profile directories) changes or after it broke, and shut down at exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from seedwatch.analysis import init_worker
+
+_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+_shape: tuple[int, Path, Path] | None = None
+
+
+def analysis_pool(workers: int, topics_dir: Path, seeds_dir: Path) -> ProcessPoolExecutor:
+    """The shared pool of ``workers`` processes with the profiles of these directories loaded."""
+    global _pool, _shape
+    shape = (workers, Path(topics_dir), Path(seeds_dir))
+    with _lock:
+        broken = _pool is not None and getattr(_pool, "_broken", False)
+        if _pool is None or _shape != shape or broken:
+            if _pool is not None:
+                _pool.shutdown(wait=not broken, cancel_futures=True)
+            _pool = ProcessPoolExecutor(max_workers=workers, initializer=init_worker, initargs=(topics_dir, seeds_dir))
+            _shape = shape
+        return _pool
+
+
+def shutdown_pool() -> None:
+    """Stop the shared pool (also run at interpreter exit)."""
+    global _pool, _shape
+    with _lock:
+        if _pool is not None:
+            _pool.shutdown(wait=True, cancel_futures=True)
+        _pool, _shape = None, None
+
+
+atexit.register(shutdown_pool)

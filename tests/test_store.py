@@ -1,0 +1,147 @@
+"""The state store contract, on SQLite always and on PostgreSQL when a server answers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import sqlalchemy as sa
+
+from seedwatch.models import stable_id
+from seedwatch.store import NewArticle, StateStore, new_owner
+from seedwatch.store.schema import articles
+
+NOW = datetime(2025, 9, 10, 12, 0, tzinfo=UTC)
+
+
+def _feed(n: int) -> SimpleNamespace:
+    url = f"https://outlet{n}.example/rss"
+    return SimpleNamespace(
+        feed_id=stable_id(url), name=f"Outlet {n}", url=url, outlet=f"outlet{n}.example", language="en", country="GB"
+    )
+
+
+def _article(url: str, feed_id: str, guid: str | None = None) -> NewArticle:
+    return NewArticle(
+        article_id=stable_id(url),
+        canonical_url=url,
+        url=url,
+        feed_id=feed_id,
+        guid=guid,
+        guid_hash=stable_id(guid) if guid else None,
+        outlet="outlet.example",
+        country="GB",
+        feed_language="en",
+        title="Title",
+        summary="Summary",
+        published_at=NOW,
+    )
+
+
+def test_migrations_are_idempotent(state_url: str) -> None:
+    StateStore.open(state_url).close()
+    store = StateStore.open(state_url)  # second open: nothing to do, no error
+    assert store.count_articles() == 0
+    store.close()
+
+
+def test_a_due_feed_is_claimed_by_one_worker_only(state_url: str) -> None:
+    store = StateStore.open(state_url)
+    feeds = [_feed(n) for n in range(5)]
+    store.sync_feeds(feeds, now=NOW)
+    first = store.claim_due_feeds(now=NOW, owner=new_owner(), lease_s=600)
+    second = store.claim_due_feeds(now=NOW, owner=new_owner(), lease_s=600)
+    assert sorted(first) == sorted(f.feed_id for f in feeds)
+    assert second == []
+    # A worker that died: its lease runs out and the feeds are claimable again.
+    later = store.claim_due_feeds(now=NOW + timedelta(seconds=601), owner=new_owner(), lease_s=600)
+    assert sorted(later) == sorted(first)
+    store.close()
+
+
+def test_feed_state_is_saved_only_by_the_lease_owner(state_url: str) -> None:
+    store = StateStore.open(state_url)
+    feed = _feed(1)
+    store.sync_feeds([feed], now=NOW)
+    owner = new_owner()
+    store.claim_due_feeds(now=NOW, owner=owner, lease_s=600)
+    store.save_feed_state(feed.feed_id, {"etag": '"stolen"'}, owner="someone-else", new_items=0)
+    store.save_feed_state(
+        feed.feed_id, {"etag": '"v1"', "next_poll_at": NOW + timedelta(hours=1)}, owner=owner, new_items=3
+    )
+    (row,) = store.feed_rows()
+    assert row["etag"] == '"v1"' and row["total_items"] == 3 and row["lease_owner"] is None
+    assert store.due_feed_ids(now=NOW, enabled=[feed.feed_id]) == []
+    store.close()
+
+
+def test_discovered_articles_are_inserted_once(state_url: str) -> None:
+    store = StateStore.open(state_url)
+    feed = _feed(1)
+    one, two = _article("https://a.example/1", feed.feed_id, "g1"), _article("https://a.example/2", feed.feed_id)
+    assert store.record_discovered([one, two], now=NOW) == [one.article_id, two.article_id]
+    assert store.record_discovered([one, two], now=NOW) == []
+    # The publisher moved the article behind the same GUID: still the same article.
+    moved = _article("https://a.example/1-updated", feed.feed_id, "g1")
+    assert store.record_discovered([moved], now=NOW) == []
+    assert store.count_articles() == 2
+    store.close()
+
+
+def test_articles_are_claimed_exclusively_and_saved(state_url: str) -> None:
+    store = StateStore.open(state_url)
+    feed = _feed(1)
+    ids = store.record_discovered([_article(f"https://a.example/{n}", feed.feed_id) for n in range(4)], now=NOW)
+    assert sorted(store.processable_article_ids(now=NOW, max_attempts=3, limit=10)) == sorted(ids)
+    owner = new_owner()
+    rows = store.claim_articles(ids, now=NOW, owner=owner, lease_s=600, max_attempts=3)
+    assert sorted(r["article_id"] for r in rows) == sorted(ids)
+    assert store.claim_articles(ids, now=NOW, owner=new_owner(), lease_s=600, max_attempts=3) == []
+    values = {
+        "text": "body",
+        "body_source": "page",
+        "processed_at": NOW,
+        "fetch_attempts": 1,
+        "best_grade": 2,
+        "best_score": 0.9,
+    }
+    assert store.save_processed(ids[0], values, owner=owner)
+    assert not store.save_processed(ids[1], values, owner="not-the-owner")
+    assert store.count_articles(status="processed") == 1
+    store.close()
+
+
+def test_outbox_keeps_what_the_index_refused(state_url: str) -> None:
+    store = StateStore.open(state_url)
+    store.enqueue_for_index(["a", "b", "c"], now=NOW)
+    assert store.outbox_batch(now=NOW, limit=10) == ["a", "b", "c"]
+    store.outbox_acknowledge(["a"])
+    store.outbox_failed("b", error="connection refused", retryable=True, now=NOW)
+    store.outbox_failed("c", error="mapper_parsing_exception", retryable=False, now=NOW)
+    assert store.outbox_backlog() == {"pending": 1, "dead": 1}
+    assert store.outbox_batch(now=NOW, limit=10) == []  # b waits for its back-off
+    assert store.outbox_batch(now=NOW + timedelta(minutes=5), limit=10) == ["b"]
+    store.enqueue_for_index(["c"], now=NOW)  # re-processed: queued again
+    assert store.outbox_backlog() == {"pending": 2, "dead": 0}
+    store.close()
+
+
+def test_named_lease_has_one_holder(state_url: str) -> None:
+    store = StateStore.open(state_url)
+    assert store.acquire_lease("alerts", owner="w1", now=NOW, lease_s=60)
+    assert not store.acquire_lease("alerts", owner="w2", now=NOW, lease_s=60)
+    assert store.acquire_lease("alerts", owner="w2", now=NOW + timedelta(seconds=61), lease_s=60)
+    store.release_lease("alerts", owner="w2")
+    assert store.acquire_lease("alerts", owner="w1", now=NOW, lease_s=60)
+    store.close()
+
+
+def test_times_come_back_in_utc(state_url: str) -> None:
+    store = StateStore.open(state_url)
+    feed = _feed(1)
+    (article_id,) = store.record_discovered([_article("https://a.example/t", feed.feed_id)], now=NOW)
+    (row,) = store.article_rows([article_id])
+    assert row["first_seen_at"] == NOW and row["first_seen_at"].tzinfo is not None
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(articles)).scalar_one() == 1
+    store.close()
