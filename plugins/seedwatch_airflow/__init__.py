@@ -37,11 +37,14 @@ def monitor_schedule() -> str:
 
 def run_time() -> datetime:
     """The run's reference time: the end of its data interval, else when it was queued."""
+    from datetime import UTC, datetime
+
     from airflow.sdk import get_current_context
 
     context = get_current_context()
     moment = context.get("data_interval_end") or context["dag_run"].run_after
-    return moment.in_timezone("UTC") if hasattr(moment, "in_timezone") else moment
+    # A plain aware datetime: pendulum instances lose their zone in arithmetic downstream.
+    return datetime.fromtimestamp(moment.timestamp(), UTC)
 
 
 def settings_for_task(*, smtp_connection: bool = False) -> Settings:
