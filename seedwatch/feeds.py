@@ -6,8 +6,13 @@ Each awkward case is handled on purpose:
   against the bytes: a Latin-1 prolog on UTF-8 bytes is wrong, an undecodable declaration
   falls back to detection) and hand feedparser UTF-8, so wrong prologs cannot garble text.
 - **Unsafe XML**: a feed declaring entities (billion laughs, external entities / XXE) is
-  refused before parsing. feedparser also drops such declarations itself; we refuse
-  explicitly so the feed's health shows why.
+  refused before parsing; the check runs on the decoded text, so a UTF-16 feed cannot hide
+  its DTD from it. feedparser also drops such declarations itself; we refuse explicitly so
+  the feed's health shows why.
+- **Enormous feeds**: only the first ``MAX_ENTRIES`` entries are parsed (the body is cut
+  before the next one), so a feed of a million items costs what one of a thousand does.
+- **Control characters** (NUL, escape sequences...) are removed from titles and summaries:
+  PostgreSQL refuses NUL in text, and they have no business in an email.
 - **Not a feed** (HTML page, JSON, broken bytes): ``ParsedFeed.error`` is set.
 - **Links**: resolved against the feed URL; non-http(s) links dropped. An entry without a
   link uses its GUID when the GUID is an http(s) URL, else ``url`` is None.
@@ -17,7 +22,8 @@ Each awkward case is handled on purpose:
 - **Dates**: stored in UTC. A date without timezone is read in the source's ``timezone``.
   A date more than a day ahead of ``now`` is treated as garbage (None); one slightly ahead
   (typically local time mislabelled as UTC) is clamped to ``now``. Dates before 1990 are
-  dropped (epoch-zero placeholders).
+  dropped (epoch-zero placeholders), and so are dates that cannot be converted to UTC at
+  all (year 1 or 9999 with an offset).
 """
 
 from __future__ import annotations
@@ -38,11 +44,17 @@ from lxml import html as lxml_html
 from seedwatch.fetch import XML_ENCODING_DECLARATION, decode_text, header_charset
 from seedwatch.models import FeedEntry
 
-__all__ = ["ParsedFeed", "parse_feed", "parse_feed_date", "plain_text"]
+__all__ = ["MAX_ENTRIES", "ParsedFeed", "parse_feed", "parse_feed_date", "plain_text"]
 
 log = structlog.get_logger(__name__)
 
+# News feeds carry tens of entries, a few carry hundreds; beyond this a feed is broken or
+# hostile, and feedparser spends ~0.1 ms per entry, so the rest is not even parsed.
+MAX_ENTRIES = 1000
+
 _ENTITY_DECLARATION = re.compile(rb"<!ENTITY", re.I)
+_ENTRY_START = re.compile(rb"<(?:[A-Za-z][\w.-]*:)?(?:item|entry)[\s/>]")
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 _ROOT_ELEMENT = re.compile(rb"<[A-Za-z]")
 _PROLOG = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 _SPACES = re.compile(r"\s+")
@@ -73,7 +85,7 @@ def plain_text(fragment: str | None) -> str:
             fragment = lxml_html.fromstring(f"<div>{fragment}</div>").text_content()
         except (ValueError, lxml_html.etree.ParserError):
             fragment = re.sub(r"<[^>]*>", " ", fragment)
-    return _SPACES.sub(" ", html.unescape(fragment)).strip()
+    return _SPACES.sub(" ", _CONTROL.sub("", html.unescape(fragment))).strip()
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -93,7 +105,10 @@ def parse_feed_date(raw: str | None, *, timezone: str = "UTC") -> datetime | Non
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=_zone(timezone))
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # "9999-12-31T23:59:59-01:00" is past datetime.max in UTC
+        return None
 
 
 def _parse_any(raw: str) -> datetime | None:
@@ -127,7 +142,10 @@ def _entry_date(entry: Any, timezone: str, now: datetime) -> datetime | None:
         for key in ("published_parsed", "updated_parsed", "created_parsed"):
             struct = entry.get(key)
             if struct:
-                when = datetime(*struct[:6], tzinfo=UTC)
+                try:
+                    when = datetime(*struct[:6], tzinfo=UTC)
+                except (ValueError, OverflowError):  # feedparser's UTC for 9999-12-31T23:59-01:00: year 10000
+                    continue
                 break
     if when is None or when < _EARLIEST or when > now + _FUTURE_SLACK:
         return None
@@ -181,6 +199,15 @@ def _to_utf8(body: bytes, content_type: str | None) -> tuple[bytes, str]:
     return text.encode("utf-8"), codec
 
 
+def _first_entries(utf8: bytes) -> bytes:
+    """The feed cut just before its ``MAX_ENTRIES + 1``-th entry; feedparser reads the rest."""
+    for count, match in enumerate(_ENTRY_START.finditer(utf8)):
+        if count == MAX_ENTRIES:
+            log.warning("feeds.entries_capped", max_entries=MAX_ENTRIES)
+            return utf8[: match.start()]
+    return utf8
+
+
 def parse_feed(
     body: bytes,
     *,
@@ -194,10 +221,11 @@ def parse_feed(
     now = (now or datetime.now(UTC)).astimezone(UTC)
     if not body.strip():
         return ParsedFeed(None, None, error="empty body")
-    root = _ROOT_ELEMENT.search(body)
-    if _ENTITY_DECLARATION.search(body[: root.start()] if root else body):  # the DTD is before the root
-        return ParsedFeed(None, None, error="feed declares XML entities (refused: XXE/expansion)")
     utf8, codec = _to_utf8(body, content_type)
+    root = _ROOT_ELEMENT.search(utf8)
+    if _ENTITY_DECLARATION.search(utf8[: root.start()] if root else utf8):  # the DTD is before the root
+        return ParsedFeed(None, None, error="feed declares XML entities (refused: XXE/expansion)")
+    utf8 = _first_entries(utf8)
     parsed = feedparser.parse(
         utf8,
         response_headers={"content-type": "application/xml; charset=utf-8"},
