@@ -47,7 +47,10 @@ def parse_date(raw: str) -> datetime | None:
                 return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # "0001-01-01T00:00:00+01:00": before datetime.min in UTC
+        return None
 
 
 def date_from_url(url: str | None) -> str | None:
