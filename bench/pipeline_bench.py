@@ -8,7 +8,7 @@ them. Then, each on a fresh state store:
 
 * ``cli``: :func:`seedwatch.pipeline.run_once` in this process, timed per stage through
   its ``on_stage`` hook; then a second run one day later (all feeds due, all answer 304);
-* ``airflow``: ``airflow dags test seedwatch_monitor`` (``test_dag``) on the same site.
+* ``airflow``: ``airflow dags test seedwatch_monitor`` (``run_dag_test``) on the same site.
 
 Extraction and tagging run interleaved inside the processing stage, so their own rates
 come from timing ``extract_article`` and the topic tagging on the distinct pages here,
@@ -248,7 +248,7 @@ def run_cli(config_dir: Path, exclude: set[int]) -> dict[str, Any]:
 
 
 def run_airflow(config_dir: Path, work: Path, exclude: set[int]) -> dict[str, Any]:
-    from seedwatch.airflow_runner import airflow_env, ensure_metadata_db, test_dag
+    from seedwatch.airflow_runner import airflow_env, ensure_metadata_db, run_dag_test
 
     # The plugin only falls back to seedwatch's SMTP settings on AirflowRuntimeError, but a
     # missing connection raises AirflowNotFoundException; define one (no rule sends mail).
@@ -256,7 +256,7 @@ def run_airflow(config_dir: Path, work: Path, exclude: set[int]) -> dict[str, An
     ensure_metadata_db(env)  # one-off setup, not part of a run
     with TreeRss(exclude) as rss:
         started = time.perf_counter()
-        result = test_dag("seedwatch_monitor", env, timeout_s=3600)
+        result = run_dag_test("seedwatch_monitor", env, timeout_s=3600)
         elapsed = time.perf_counter() - started
     if result.returncode != 0:
         raise RuntimeError(f"airflow dags test failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")

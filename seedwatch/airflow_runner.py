@@ -51,7 +51,7 @@ def ensure_metadata_db(env: dict[str, str]) -> None:
     marker.touch()
 
 
-def test_dag(dag_id: str, env: dict[str, str], *, timeout_s: float = 900) -> subprocess.CompletedProcess[str]:
+def run_dag_test(dag_id: str, env: dict[str, str], *, timeout_s: float = 900) -> subprocess.CompletedProcess[str]:
     """``airflow dags test DAG_ID``: one full run of the DAG by Airflow, output captured."""
     ensure_metadata_db(env)
     return subprocess.run(

@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
-from seedwatch.airflow_runner import PROJECT_DIR, airflow_env, test_dag
+from seedwatch.airflow_runner import PROJECT_DIR, airflow_env, run_dag_test
 from seedwatch.localsite import LocalSite
 from seedwatch.mailsink import MailSink
 
@@ -138,7 +138,7 @@ def run_demo(console: Console, *, fresh: bool = False, through_airflow: bool = T
             with console.status(
                 "Airflow: airflow dags test seedwatch_monitor (first run also creates Airflow's database)"
             ):
-                result = test_dag("seedwatch_monitor", env)
+                result = run_dag_test("seedwatch_monitor", env)
             if result.returncode != 0:
                 console.print(result.stdout[-4000:], result.stderr[-4000:], markup=False)
                 console.print(

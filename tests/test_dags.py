@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from seedwatch.airflow_runner import PROJECT_DIR, airflow_env
-from seedwatch.airflow_runner import test_dag as run_dag  # aliased: pytest would collect test_dag
+from seedwatch.airflow_runner import run_dag_test as run_dag
 from seedwatch.mailsink import MailSink
 from seedwatch.settings import load_settings
 from seedwatch.store import StateStore
