@@ -364,7 +364,16 @@ class Fetcher:
             location = result.headers.get("location")
             if result.http_status not in _REDIRECTS or not location:
                 return result
-            current = urljoin(current, location.strip())
+            try:
+                current = urljoin(current, location.strip())
+            except ValueError as exc:  # "http://[": urllib refuses it, and it must not escape
+                return HttpResult(
+                    url,
+                    current,
+                    FetchStatus.HTTP_ERROR,
+                    http_status=result.http_status,
+                    error=f"malformed redirect Location {location[:200]!r}: {exc}",
+                )
         return HttpResult(
             url,
             current,
