@@ -223,4 +223,7 @@ def _authors(signals: PageSignals, feed_entry: FeedEntry | None) -> tuple[str, .
 def _absolute(link: str | None, base: str | None) -> str | None:
     if not link:
         return None
-    return urljoin(base, link) if base else link
+    try:
+        return urljoin(base, link) if base else link
+    except ValueError:  # "http://[": a malformed link must not cost the whole article
+        return None

@@ -122,7 +122,10 @@ def canonical_from_html(page_url: str, html: str) -> str:
         href = (link.get("href") or "").strip()
         if "canonical" not in rels or not href:
             continue
-        candidate = canonicalize_url(urljoin(page_url, href))
+        try:
+            candidate = canonicalize_url(urljoin(page_url, href))
+        except ValueError:  # href="http://[": not a URL at all
+            continue
         if candidate.startswith(("http://", "https://")) and same_site(candidate, page_url):
             return candidate
     return fallback
