@@ -55,7 +55,8 @@ _APOSTROPHES = re.compile(r"['’ʼ`´]")
 def fold_keyword(text: str) -> str:
     """A keyword value folded for comparison: case, diacritics, Arabic letter forms,
     runs of spaces (the Elasticsearch ``folded`` normalizer does the same)."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    # Case-folded again after NFKD: compatibility forms (𝑨, Ａ, Ⅻ) decompose to capitals.
+    decomposed = unicodedata.normalize("NFKD", text.casefold()).casefold()
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(unicodedata.normalize("NFC", stripped).translate(_ARABIC_LETTERS).split())
 

@@ -104,6 +104,10 @@ def _build_table() -> dict[int, str]:
         table[code] = _DELETE
     for char, folded in _SPECIAL.items():
         table[ord(char)] = folded
+    # Fold the folded forms too (ẞ lowers to ß, which folds to ss), so normalising twice
+    # changes nothing and "STRAẞE" meets "Straße".
+    for code, folded in table.items():
+        table[code] = folded.translate(table)
     return table
 
 
