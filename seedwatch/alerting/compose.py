@@ -1,0 +1,189 @@
+"""The alert email: multipart plain text and HTML from templates, safe against hostile feeds.
+
+Everything that comes from an article (titles, sentences, outlets, URLs) is made one
+line before it goes near a header or the plain-text part, and autoescaped in HTML;
+links are kept only when they are http(s).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import Any
+from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup, escape
+
+from seedwatch.alerting.rules import AlertRule, SmtpSettings
+
+_LOADER = PackageLoader("seedwatch.alerting", "templates")
+_HTML = Environment(loader=_LOADER, autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=StrictUndefined)
+_TEXT = Environment(loader=_LOADER, autoescape=False, trim_blocks=True, lstrip_blocks=True, undefined=StrictUndefined)
+
+
+@dataclass
+class Story:
+    """One story (all copies sharing a ``story_id``) as a rule sees it."""
+
+    story_id: str
+    lead: dict[str, Any]  # the earliest matching article
+    tag: dict[str, Any]  # the lead's tag for the rule's topic
+    outlets: list[tuple[str, str, str]]  # (outlet, language, url) of the other outlets carrying it
+    signature: dict[str, list[str]]  # facets, actors, outlets, languages of all copies
+    first_seen_at: datetime
+    is_update: bool = False
+    what_new: list[str] = field(default_factory=list)  # for an update: what the analyst has not seen
+    due_since: datetime | None = None  # first attempt, when an earlier one failed
+    delay_reason: str = ""
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def one_line(text: object) -> str:
+    """Collapse every kind of line break and space (CR, LF, U+2028, tabs…) into single spaces."""
+    return " ".join(str(text or "").split())
+
+
+def safe_url(url: object) -> str:
+    """The URL if it is http(s), else nothing: a hostile feed cannot plant ``javascript:`` links."""
+    text = one_line(url)
+    try:
+        scheme = urlsplit(text).scheme.lower()
+    except ValueError:
+        return ""
+    return text if scheme in ("http", "https") else ""
+
+
+def highlight(sentence: dict[str, Any]) -> Markup:
+    """The sentence escaped, on one line, with its matched terms in <mark>."""
+    # Same length as the original, so the terms' offsets still hold.
+    text = "".join(" " if c.isspace() else c for c in str(sentence.get("text", "")))
+    spans = sorted(
+        (t["start"], t["end"])
+        for t in sentence.get("terms", ())
+        if isinstance(t, dict) and isinstance(t.get("start"), int) and isinstance(t.get("end"), int)
+    )
+    out, position = [], 0
+    for start, end in spans:
+        if start < position or end > len(text) or end <= start:
+            continue
+        out.append(escape(text[position:start]))
+        out.append(Markup("<mark>") + escape(text[start:end]) + Markup("</mark>"))
+        position = end
+    out.append(escape(text[position:]))
+    return Markup("").join(out)
+
+
+def duration(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    if hours >= 48:
+        return f"{hours / 24:.1f} days"
+    return f"{hours:.1f} h" if hours >= 1 else f"{max(1, round(delta.total_seconds() / 60))} min"
+
+
+def _story_view(story: Story, rule: AlertRule, now: datetime) -> dict[str, Any]:
+    lead, tag = story.lead, story.tag
+    explanation = tag.get("explanation") or {}
+    published = as_utc(lead.get("published_at")) or story.first_seen_at
+    sentences = [s for s in explanation.get("sentences", []) if isinstance(s, dict)][:3]
+    delay = now - story.due_since if story.due_since is not None else None
+    return {
+        "title": one_line(lead.get("title")) or one_line(lead.get("url")),
+        "url": safe_url(lead.get("url")),
+        "outlet": one_line(lead.get("outlet")),
+        "language": one_line(lead.get("language")) or "?",
+        "published_utc": published.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+        "published_local": published.astimezone(ZoneInfo(rule.timezone)).strftime(f"%Y-%m-%d %H:%M {rule.timezone}"),
+        "grade": tag["grade"],
+        "score": f"{tag['score']:.2f}",
+        "summary": one_line(explanation.get("summary", "")),
+        "actors": one_line(", ".join(story.signature.get("actors", []))),
+        "facets": one_line(", ".join(story.signature.get("facets", []))),
+        "sentences": [highlight(s) for s in sentences],
+        "plain_sentences": [one_line(s.get("text", "")) for s in sentences],
+        "others": [
+            {"outlet": one_line(outlet), "language": one_line(lang) or "?", "url": safe_url(url)}
+            for outlet, lang, url in story.outlets
+        ],
+        "is_update": story.is_update,
+        "what_new": one_line("; ".join(story.what_new)),
+        "delay": duration(delay) if delay is not None and delay >= timedelta(minutes=1) else "",
+        "due_since": story.due_since.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if story.due_since else "",
+        "delay_reason": story.delay_reason,
+    }
+
+
+def message_id(rule: AlertRule, stories: Sequence[Story], sender: str) -> str:
+    """Deterministic: the same stories in the same state give the same Message-ID."""
+    key = "|".join([rule.name, *(f"{s.story_id}:{sorted(s.signature.items())}" for s in stories)])
+    domain = one_line(sender).rsplit("@", 1)[-1].strip("<>") or "seedwatch"
+    return f"<{hashlib.sha1(key.encode()).hexdigest()}@{domain}>"
+
+
+def _rison(text: str) -> str:
+    return "'" + text.replace("!", "!!").replace("'", "!'") + "'"
+
+
+def kibana_url(rule: AlertRule, base_url: str | None) -> str | None:
+    """Discover with the rule's topic, grade, facets and actors as a KQL query."""
+    if not base_url:
+        return None
+    clauses = [f"topics:{rule.topic}", f"grade >= {rule.min_grade}"]
+    if rule.facets:
+        clauses.append("facets:(" + " or ".join(f'"{f}"' for f in rule.facets) + ")")
+    if rule.actors:
+        clauses.append("actors:(" + " or ".join(f'"{a}"' for a in rule.actors) + ")")
+    query = quote(_rison(" and ".join(clauses)), safe="")
+    return f"{base_url.rstrip('/')}/app/discover#/?_a=(query:(language:kuery,query:{query}))"
+
+
+def subject_for(rule: AlertRule, stories: Sequence[Story], top_title: str) -> str:
+    new = sum(not s.is_update for s in stories)
+    updates = len(stories) - new
+    parts = []
+    if new:
+        parts.append(f"{new} new {'story' if new == 1 else 'stories'}")
+    if updates:
+        parts.append(f"{updates} {'update' if updates == 1 else 'updates'}")
+    return one_line(f"{rule.subject_prefix} {', '.join(parts)}: {top_title}")[:250]
+
+
+def compose(
+    rule: AlertRule,
+    smtp: SmtpSettings,
+    stories: Sequence[Story],
+    *,
+    now: datetime,
+    kibana: str | None,
+    message_id: str,
+) -> EmailMessage:
+    """The email for ``stories`` (already in the order to show, the top one first)."""
+    views = [_story_view(s, rule, now) for s in stories]
+    subject = subject_for(rule, stories, views[0]["title"])
+    count = len(stories)
+    heading = f"{count} relevant {'story' if count == 1 else 'stories'} for {rule.topic}"
+    context = {
+        "subject": subject,
+        "heading": heading,
+        "stories": views,
+        "kibana": kibana_url(rule, kibana),
+        "rule": rule.name,
+    }
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = smtp.sender
+    message["To"] = ", ".join(rule.recipients)
+    message["Date"] = formatdate(now.timestamp(), usegmt=True)
+    message["Message-ID"] = message_id
+    message["X-Seedwatch-Rule"] = rule.name
+    message.set_content(_TEXT.get_template("stories.txt.j2").render(context))
+    message.add_alternative(_HTML.get_template("stories.html.j2").render(context), subtype="html")
+    return message
