@@ -34,6 +34,7 @@ import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +53,6 @@ PUBLISHED = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 # -- the local site (runs in its own process so its threads do not share our cores' GIL) --
 
 
-# No <pubDate>: under Airflow, run_time() is a pendulum DateTime whose .astimezone(UTC)
-# plus a timedelta drops its tzinfo, so seedwatch.feeds' date check raises on dated items
-# (reported). Undated items take the same path otherwise.
 def _feed_xml(base: str, feed: int, items: int, hosts: list[str]) -> bytes:
     entries = []
     for item in range(items):
@@ -62,7 +60,7 @@ def _feed_xml(base: str, feed: int, items: int, hosts: list[str]) -> bytes:
         url = f"{hosts[number % len(hosts)]}/news/{number}.html"
         entries.append(
             f"<item><title>Story {number} from feed {feed}</title><link>{html.escape(url)}</link>"
-            f"<guid isPermaLink='true'>{html.escape(url)}</guid>"
+            f"<guid isPermaLink='true'>{html.escape(url)}</guid><pubDate>{format_datetime(PUBLISHED)}</pubDate>"
             f"<description>Summary of story {number}, a report carried by feed {feed}.</description></item>"
         )
     return (
@@ -250,9 +248,7 @@ def run_cli(config_dir: Path, exclude: set[int]) -> dict[str, Any]:
 def run_airflow(config_dir: Path, work: Path, exclude: set[int]) -> dict[str, Any]:
     from seedwatch.airflow_runner import airflow_env, ensure_metadata_db, run_dag_test
 
-    # The plugin only falls back to seedwatch's SMTP settings on AirflowRuntimeError, but a
-    # missing connection raises AirflowNotFoundException; define one (no rule sends mail).
-    env = airflow_env(work / "airflow", config_dir, {"AIRFLOW_CONN_SEEDWATCH_SMTP": "smtp://127.0.0.1:9"})
+    env = airflow_env(work / "airflow", config_dir)
     ensure_metadata_db(env)  # one-off setup, not part of a run
     with TreeRss(exclude) as rss:
         started = time.perf_counter()

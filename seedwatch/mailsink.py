@@ -10,6 +10,7 @@ import email
 import email.policy
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Self
@@ -24,6 +25,7 @@ class ReceivedMail:
     message: EmailMessage
     raw: bytes
     path: Path | None = None
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass

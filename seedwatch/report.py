@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 
+from seedwatch.alerting import alert_latencies
 from seedwatch.settings import Settings
 from seedwatch.store import StateStore, as_utc
 from seedwatch.store.schema import articles
@@ -109,6 +110,7 @@ def print_demo_summary(
             ]
             total = conn.execute(sa.select(sa.func.count()).select_from(articles)).scalar_one()
         backlog = store.outbox_backlog()
+        latencies = sorted(seconds for _, _, seconds in alert_latencies(store.engine))
     finally:
         store.close()
 
@@ -165,6 +167,16 @@ def print_demo_summary(
         message = mail.message
         console.print(
             f"[bold]Email[/] to {', '.join(mail.envelope_to)}: [italic]{message['subject']}[/]  saved at {mail.path}",
+            highlight=False,
+        )
+    if mails:
+        # Wall clock: the ledger's latency counts in run time, where a story alerted by the
+        # run that found it has latency 0; here is how long that run took to deliver it.
+        delays = sorted((mail.received_at - since).total_seconds() for mail in mails)
+        in_first_run = sum(1 for seconds in latencies if seconds == 0)
+        console.print(
+            f"Alert latency: email accepted {delays[0]:.0f} s after the run started; "
+            f"{in_first_run}/{len(latencies)} alerted stories went out in the run that first saw them",
             highlight=False,
         )
     if not mails:
