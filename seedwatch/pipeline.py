@@ -436,6 +436,7 @@ def index_articles(settings: Settings, *, now: datetime, batch: int = 500) -> In
     index = open_index(settings.index)
     try:
         index.ensure_ready()
+        _install_rule_queries(settings)
         seen: set[str] = set()
         while ids := [i for i in store.outbox_batch(now=now, limit=batch) if i not in seen]:
             seen.update(ids)
@@ -461,6 +462,22 @@ def index_articles(settings: Settings, *, now: datetime, batch: int = 500) -> In
     return summary
 
 
+def _rule_queries(settings: Settings) -> list[tuple[str, str]]:
+    return [(rule.name, rule.query) for rule in settings.alerts if getattr(rule, "query", None)]
+
+
+def _install_rule_queries(settings: Settings) -> None:
+    """Keep Elasticsearch's percolator in step with ``alerts.yaml`` (idempotent)."""
+    if settings.index.backend != "elasticsearch":
+        return
+    from seedwatch.index.percolate import install_percolator_rules
+
+    try:
+        install_percolator_rules(settings.index, _rule_queries(settings))
+    except Exception as exc:  # noqa: BLE001 - alerts fall back to matching in memory
+        log.warning("index.percolator_not_installed", error=str(exc))
+
+
 def _index_feed_health(settings: Settings, store: StateStore, index: Any, *, now: datetime) -> None:
     from seedwatch.polling import feed_health
 
@@ -483,7 +500,7 @@ def _index_feed_health(settings: Settings, store: StateStore, index: Any, *, now
 def send_alerts(settings: Settings, *, now: datetime) -> Any:
     """Send what the alert rules say is due; SMTP failures are deferred, never lost."""
     from seedwatch.alerting import send_due_alerts, send_operations_digest
-    from seedwatch.index import matches
+    from seedwatch.index.percolate import rule_query_matcher
 
     store = open_store(settings)
     try:
@@ -493,7 +510,7 @@ def send_alerts(settings: Settings, *, now: datetime) -> Any:
             settings.smtp,
             now=now,
             kibana_base_url=settings.kibana_base_url,
-            query_matcher=matches,
+            query_matcher=rule_query_matcher(settings.index, _rule_queries(settings)),
             outbox_dir=settings.paths.var_dir / "sent-mail",
         )
         send_operations_digest(

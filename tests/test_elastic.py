@@ -29,7 +29,7 @@ from seedwatch.index.elastic import (
     percolator_index_body,
     reindex_and_swap,
 )
-from seedwatch.index.percolate import install_percolator_rules, matching_rules, percolate
+from seedwatch.index.percolate import install_percolator_rules, matching_rules, percolate, rule_query_matcher
 from seedwatch.index.query import to_elasticsearch
 
 ES_URL = os.environ.get("SEEDWATCH_ES_URL")
@@ -192,6 +192,15 @@ def test_sqlite_rule_matching_is_in_memory() -> None:
     assert matching_rules(IndexSettings(), rules, DOCS["maritime"]) == ["maritime"]
 
 
+def test_alert_queries_fall_back_to_memory_while_the_percolator_is_down() -> None:
+    rules = [("haftar", "actor:haftar"), ("maritime", '"maritime memorandum"')]
+    down = IndexSettings(backend="elasticsearch", elasticsearch=_down_settings())
+    matcher = rule_query_matcher(down, rules)
+    assert matcher("actor:haftar", DOCS["turkish"]) is True
+    assert matcher('"maritime memorandum"', DOCS["turkish"]) is False
+    assert rule_query_matcher(IndexSettings(), rules) is matches  # SQLite: always in memory
+
+
 # -- a real cluster ------------------------------------------------------------------------
 
 
@@ -259,6 +268,9 @@ def test_percolation_returns_the_matching_rules(cluster: IndexSettings) -> None:
     install_percolator_rules(cluster, rules[:1])  # rules removed from alerts.yaml disappear
     assert percolate(cluster, DOCS["turkish"]) == ["haftar"]
     assert matching_rules(cluster, rules, DOCS["maritime"]) == []
+    matcher = rule_query_matcher(cluster, rules[:1])  # what the alerts stage uses on Elasticsearch
+    assert matcher("actor:haftar", DOCS["turkish"]) is True
+    assert matcher("actor:haftar", DOCS["maritime"]) is False
 
 
 @pytest.mark.elasticsearch

@@ -9,7 +9,8 @@ the same answer in memory (:func:`matching_rules` picks the right one).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
@@ -82,3 +83,31 @@ def matching_rules(settings: IndexSettings, rules: Sequence[tuple[str, str]], do
     if settings.backend == "elasticsearch":
         return percolate(settings, doc)
     return sorted(name for name, query in rules if matches(query, doc))
+
+
+def rule_query_matcher(settings: IndexSettings, rules: Sequence[tuple[str, str]]) -> Callable[[str, dict], bool]:
+    """A ``(query, doc) -> bool`` for the alert rules: one percolation per document on
+    Elasticsearch, :func:`matches` in memory on SQLite or while the cluster is down.
+
+    Both answer the same question; the percolator is the production path because the
+    rules live next to the articles and Kibana can show them.
+    """
+    if settings.backend != "elasticsearch":
+        return matches
+    rules_by_query: dict[str, set[str]] = {}
+    for name, query in rules:
+        rules_by_query.setdefault(query, set()).add(name)
+    percolated: dict[str, set[str] | None] = {}
+
+    def matcher(query: str, doc: dict[str, Any]) -> bool:
+        key = json.dumps(doc, sort_keys=True, default=str)
+        if key not in percolated:
+            try:
+                percolated[key] = set(percolate(settings, doc))
+            except Exception as exc:  # noqa: BLE001 - the same answer is computed in memory
+                log.warning("alerts.percolator_unavailable", error=type(exc).__name__, fallback="in-memory match")
+                percolated[key] = None
+        names = percolated[key]
+        return matches(query, doc) if names is None else bool(names & rules_by_query.get(query, set()))
+
+    return matcher
