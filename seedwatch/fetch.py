@@ -75,16 +75,34 @@ class HttpPolicy(pydantic.BaseModel, extra="forbid"):
 
     # Sites block anonymous clients; a contact address lets them reach us instead.
     user_agent: str = "seedwatch/0.1 (+https://github.com/seedwatch/seedwatch; mailto:seedwatch@example.org)"
-    connect_timeout_s: float = 5
-    read_timeout_s: float = 15  # between two reads
-    total_timeout_s: float = 30  # a whole fetch, all redirects and the body included
-    max_body_bytes: int = 5_000_000  # after decompression
-    max_redirects: int = 5
-    global_concurrency: int = 32
-    per_host_concurrency: int = 4
-    per_host_delay_s: float = 0.0  # minimum gap between request starts on one host
+    # Bounds: a zero concurrency would wait for ever, a zero timeout fail every fetch.
+    connect_timeout_s: float = pydantic.Field(5, gt=0)
+    read_timeout_s: float = pydantic.Field(15, gt=0)  # between two reads
+    total_timeout_s: float = pydantic.Field(30, gt=0)  # a whole fetch, all redirects and the body included
+    max_body_bytes: int = pydantic.Field(5_000_000, ge=1)  # after decompression
+    max_redirects: int = pydantic.Field(5, ge=0)
+    global_concurrency: int = pydantic.Field(32, ge=1)
+    per_host_concurrency: int = pydantic.Field(4, ge=1)
+    per_host_delay_s: float = pydantic.Field(0.0, ge=0)  # minimum gap between request starts on one host
     respect_robots: bool = True
     allow_networks: list[str] = []  # CIDRs exempt from the SSRF guard, e.g. ["127.0.0.1/32"]
+
+    @pydantic.field_validator("user_agent")
+    @classmethod
+    def _one_header_line(cls, value: str) -> str:
+        if not value.strip() or any(ord(char) < 32 or ord(char) == 127 for char in value):
+            raise ValueError("must be one line of printable text (it is sent as the User-Agent header)")
+        return value
+
+    @pydantic.field_validator("allow_networks")
+    @classmethod
+    def _cidrs(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                parse_networks([value])
+            except ValueError:
+                raise ValueError(f"{value!r} is not an IP network; write CIDRs such as 127.0.0.1/32") from None
+        return values
 
 
 @dataclass(slots=True)

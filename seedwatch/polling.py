@@ -55,12 +55,12 @@ _TEMPORARY_HTTP = frozenset({408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 5
 class PollingPolicy(pydantic.BaseModel, extra="forbid"):
     """Bounds for adaptive polling (settings key ``polling:``)."""
 
-    min_interval_s: int = 300  # politeness floor, even for very busy feeds
-    max_interval_s: int = 86400  # even a dead-quiet feed is looked at daily
-    default_interval_s: int = 900  # until a feed's rate is known
-    max_backoff_s: int = 86400  # failing feeds are retried at least this often, for ever
-    quiet_factor: float = 4.0  # "quiet" after this many expected gaps without a new item
-    failing_after: int = 3  # consecutive failures before a feed is reported failing
+    min_interval_s: int = pydantic.Field(300, ge=1)  # politeness floor, even for very busy feeds
+    max_interval_s: int = pydantic.Field(86400, ge=1)  # even a dead-quiet feed is looked at daily
+    default_interval_s: int = pydantic.Field(900, ge=1)  # until a feed's rate is known
+    max_backoff_s: int = pydantic.Field(86400, ge=1)  # failing feeds are retried at least this often, for ever
+    quiet_factor: float = pydantic.Field(4.0, gt=0)  # "quiet" after this many expected gaps without a new item
+    failing_after: int = pydantic.Field(3, ge=1)  # consecutive failures before a feed is reported failing
 
 
 @dataclass(slots=True)

@@ -134,6 +134,14 @@ class Settings(_Strict):
     alerts: list[AlertRule] = []
     config_dir: Path = DEFAULT_CONFIG_DIR
 
+    @field_validator("kibana_base_url")
+    @classmethod
+    def _http_base_url(cls, url: str | None) -> str | None:
+        # It becomes a link in every alert email: nothing but an http(s) URL may go there.
+        if url is not None and not re.match(r"^https?://[^\s/]+\S*$", url):
+            raise ValueError("must be an http:// or https:// URL")
+        return url
+
     def enabled_feeds(self) -> list[FeedSource]:
         return [feed for feed in self.feeds if feed.enabled]
 
