@@ -4,11 +4,17 @@ Starting a pool costs a fork per worker and a compile of the topic profiles in e
 (:func:`seedwatch.analysis.init_worker`); doing that once per process instead of once
 per article batch keeps small batches cheap. The pool is rebuilt when its shape
 (workers, profile directories) changes or after it broke, and shut down at exit.
+
+Workers come from a fork server, not from forking the caller: under Airflow the caller
+is a task process holding all of Airflow, and forked children dirty those shared
+pages (reference counts) until each holds a private copy. The fork server imports only
+the analysis code, once, and every worker starts from that.
 """
 
 from __future__ import annotations
 
 import atexit
+import multiprocessing
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -29,7 +35,11 @@ def analysis_pool(workers: int, topics_dir: Path, seeds_dir: Path) -> ProcessPoo
         if _pool is None or _shape != shape or broken:
             if _pool is not None:
                 _pool.shutdown(wait=not broken, cancel_futures=True)
-            _pool = ProcessPoolExecutor(max_workers=workers, initializer=init_worker, initargs=(topics_dir, seeds_dir))
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["seedwatch.analysis"])
+            _pool = ProcessPoolExecutor(
+                max_workers=workers, mp_context=context, initializer=init_worker, initargs=(topics_dir, seeds_dir)
+            )
             _shape = shape
         return _pool
 
