@@ -28,7 +28,7 @@ class ConfigError(SeedwatchError):
         super().__init__(f"{self.file}: {key}: {problem}. Fix: {fix}")
 
 
-class ConfigErrors(ConfigError):
+class ConfigErrors(ConfigError):  # noqa: N818 - a collection of ConfigError
     """Several configuration errors found at once (all reported, not just the first)."""
 
     def __init__(self, errors: list[ConfigError]) -> None:
