@@ -55,6 +55,10 @@ MAX_ENTRIES = 1000
 _ENTITY_DECLARATION = re.compile(rb"<!ENTITY", re.I)
 _ENTRY_START = re.compile(rb"<(?:[A-Za-z][\w.-]*:)?(?:item|entry)[\s/>]")
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+# &#xD800; and friends: feedparser's loose parser raises UnicodeEncodeError on them.
+_SURROGATE_REFERENCE = re.compile(
+    rb"&#(?:[xX]0*[dD][89a-fA-F][0-9a-fA-F]{2}|0*(?:5529[6-9]|55[3-9]\d\d|56\d\d\d|57[0-2]\d\d|573[0-3]\d|5734[0-3]));"
+)
 _ROOT_ELEMENT = re.compile(rb"<[A-Za-z]")
 _PROLOG = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 _SPACES = re.compile(r"\s+")
@@ -225,13 +229,17 @@ def parse_feed(
     root = _ROOT_ELEMENT.search(utf8)
     if _ENTITY_DECLARATION.search(utf8[: root.start()] if root else utf8):  # the DTD is before the root
         return ParsedFeed(None, None, error="feed declares XML entities (refused: XXE/expansion)")
-    utf8 = _first_entries(utf8)
-    parsed = feedparser.parse(
-        utf8,
-        response_headers={"content-type": "application/xml; charset=utf-8"},
-        resolve_relative_uris=False,  # we resolve links ourselves against the feed URL
-        sanitize_html=False,  # summaries are reduced to plain text anyway
-    )
+    utf8 = _SURROGATE_REFERENCE.sub(b"&#xFFFD;", _first_entries(utf8))
+    try:
+        parsed = feedparser.parse(
+            utf8,
+            response_headers={"content-type": "application/xml; charset=utf-8"},
+            resolve_relative_uris=False,  # we resolve links ourselves against the feed URL
+            sanitize_html=False,  # summaries are reduced to plain text anyway
+        )
+    except Exception as exc:  # noqa: BLE001 - feedparser's loose parser has crashes of its own
+        log.warning("feeds.parser_crashed", feed_id=feed_id, error=repr(exc)[:200])
+        return ParsedFeed(None, None, error=f"feed parser failed: {type(exc).__name__}: {exc}", encoding=codec)
     if not parsed.get("version"):
         reason = parsed.get("bozo_exception")
         detail = f": {reason}" if reason else ""

@@ -114,6 +114,16 @@ def test_truncated_feeds_give_what_arrived_or_an_error(name: str) -> None:
     assert len(parse(full[: len(full) * 9 // 10]).entries) >= len(complete.entries) // 2  # what arrived is kept
 
 
+def test_inputs_that_crashed_feedparser_are_reported_or_repaired() -> None:
+    """Found by bench/fuzz.py: feedparser's loose parser raises on these."""
+    stray_end_tag = rss("<image></width></image>" + item("x"))  # TypeError in _end_width
+    parsed = parse(stray_end_tag.encode())
+    assert parsed.entries == [] and (parsed.error or "").startswith("feed parser failed: TypeError")
+    for reference in ("&#xD800;", "&#xdfff;", "&#55296;", "&#57343;"):  # UnicodeEncodeError on surrogates
+        parsed = parse((rss(item(f"a {reference} b")) + "<").encode())  # "<": not well-formed, the loose parser
+        assert [entry.title for entry in parsed.entries] == ["a \ufffd b"]
+
+
 def test_html_served_as_a_feed_is_reported_not_parsed() -> None:
     page = (DEMO_ARTICLES / "sirte-63a4e6e0fc.html").read_bytes()
     parsed = parse(page, content_type="text/html; charset=utf-8")
