@@ -43,7 +43,7 @@ def parse_date(raw: str) -> datetime | None:
         else:
             try:
                 parsed = parsedate_to_datetime(text)
-            except (TypeError, ValueError, IndexError):
+            except (TypeError, ValueError, IndexError, OverflowError):  # OverflowError: "1 Jan 99999999999999999999"
                 return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)

@@ -54,6 +54,9 @@ _INERT_XPATH = "|".join(
     )
 )
 _BYLINE_PREFIX = re.compile(r"^by\s+", re.IGNORECASE)
+# Control characters (not tab or newline): JSON-LD's "\u0000" reaches the text otherwise, and
+# PostgreSQL refuses NUL in a text column, failing the batch the article is saved in.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,13 +156,13 @@ def _assemble(
     tree: HtmlElement | None = None,
 ) -> ExtractedArticle:
     """Assemble the record, using the feed entry where the page gave too little."""
-    title = signals.titles[0] if signals.titles else None
+    title = _CONTROL.sub("", signals.titles[0]) if signals.titles else None
     if body is None or word_count(body.text) < MIN_USEFUL_WORDS:
         summary = feed_entry.summary.strip() if feed_entry else ""
         if summary and word_count(summary) > word_count(body.text if body else ""):
             body = _Body(summary, "feed-summary")
             title = title or feed_entry.title or None  # type: ignore[union-attr]
-    text = body.text if body else ""
+    text = _CONTROL.sub("", body.text) if body else ""
     method = body.method if body and text else "none"
     declared = signals.language or (feed_entry.language if feed_entry else None)
     language = detect_language(text, declared) if text else declared_language(declared)
@@ -178,7 +181,7 @@ def _assemble(
         modified_at=modified,
         modified_source=modified_source,
         authors=_authors(signals, feed_entry),
-        section=signals.section,
+        section=_CONTROL.sub("", signals.section) if signals.section else signals.section,
         image=_absolute(signals.image, url),
         canonical_url=_absolute(signals.canonical_url, url) or url,
         word_count=words,
@@ -214,7 +217,7 @@ def _authors(signals: PageSignals, feed_entry: FeedEntry | None) -> tuple[str, .
     seen: dict[str, str] = {}
     for name in names:
         # "Name | Outlet" and "By Name" are bylines; keep the name.
-        clean = _BYLINE_PREFIX.sub("", " ".join(name.split()).split(" | ")[0])
+        clean = _BYLINE_PREFIX.sub("", " ".join(_CONTROL.sub("", name).split()).split(" | ")[0])
         if 0 < len(clean) <= 100:
             seen.setdefault(clean.lower(), clean)
     return tuple(seen.values())[:10]

@@ -128,7 +128,7 @@ def _parse_any(raw: str) -> datetime | None:
         pass
     try:
         parsed = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):  # OverflowError: "1 Jan 99999999999999999999"
         return None
     if raw.endswith("-0000"):
         return parsed.replace(tzinfo=None)  # RFC 5322: "-0000" means the zone is unknown

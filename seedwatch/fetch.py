@@ -180,7 +180,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):  # OverflowError: "1 Jan 99999999999999999999"
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)

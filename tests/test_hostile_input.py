@@ -191,6 +191,7 @@ LENIENT = {"2024-02-30T10:00:00Z", "Tue, 09 Sep 2025 08:00:00 +2500"}  # 1 March
         "Tue, 09 Sep 2025 08:00:00 +2500",
         "\x00",
         "2" * 5000,
+        "Mon, 01 Jan 99999999999999999999 00:00:00 GMT",  # OverflowError in email.utils (found by fuzzing)
     ],
 )
 def test_invalid_dates_become_no_date_and_keep_the_entry(raw: str) -> None:
@@ -215,6 +216,32 @@ def test_deeply_nested_and_binary_pages_extract_to_nothing_quickly() -> None:
         result = extract_article(html, "https://example.org/a", now=NOW)
         assert time.monotonic() - started < 15
         assert result.word_count < 25 and result.method in ("none", "trafilatura")
+
+
+def test_control_characters_in_json_ld_never_reach_the_article() -> None:
+    """NUL from JSON-LD's "\\u0000" would make PostgreSQL refuse the whole batch."""
+    body = " ".join(f"word{i}" for i in range(300))
+    ld = (
+        '{"@type": "NewsArticle", "headline": "Head\\u0000line\\u001b", "articleSection": "Wo\\u0000rld",'
+        f' "author": {{"name": "A\\u0000B"}}, "articleBody": "{body} \\u0000 end"}}'
+    )
+    html = f'<html><head><script type="application/ld+json">{ld}</script></head><body><p>short</p></body></html>'
+    result = extract_article(html, "https://example.org/a", now=NOW)
+    assert result.method == "json-ld" and result.word_count > 250
+    for text in (result.title or "", result.text, result.section or "", *result.authors):
+        assert not any(ord(c) < 32 and c not in "\t\n\r" for c in text), repr(text)
+
+
+def test_a_hostile_retry_after_header_is_ignored() -> None:
+    with LocalSite() as site:
+        site.add("/busy", "busy", status=503, headers={"Retry-After": "Mon, 01 Jan 99999999999999999999 00:00:00 GMT"})
+
+        async def fetch():  # noqa: ANN202
+            async with Fetcher(HttpPolicy(allow_networks=LOOPBACK, respect_robots=False)) as fetcher:
+                return await fetcher.fetch_page(site.url("/busy"))
+
+        page = asyncio.run(fetch())
+    assert page.status is FetchStatus.HTTP_ERROR and page.http_status == 503 and page.retry_after_s is None
 
 
 def test_scripts_are_not_article_text() -> None:
