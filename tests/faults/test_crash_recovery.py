@@ -213,12 +213,9 @@ def baseline(site: LocalSite, tmp_path_factory: pytest.TempPathFactory) -> dict:
 CRASH_POINTS = ["mid-poll", "after-poll", "mid-process", "after-process", "mid-index", "after-send"]
 
 
-@pytest.mark.parametrize("crash_at", CRASH_POINTS)
-def test_a_run_killed_at_a_stage_boundary_is_completed_by_the_next(
-    crash_at: str, site: LocalSite, baseline: dict, tmp_path: Path
-) -> None:
+def _crash_then_rerun(site: LocalSite, baseline: dict, run_dir: Path, crash_at: str, state_url: str | None) -> None:
     with MailSink() as sink:
-        config = write_config(tmp_path / "run", site_url=site.base_url, smtp_port=sink.port)
+        config = write_config(run_dir, site_url=site.base_url, smtp_port=sink.port, state_url=state_url)
         crashed = _run_child(config, NOW, crash_at)
         assert crashed.returncode == CRASH_EXIT, crashed.output
         mails_before_rerun = len(sink.messages)
@@ -250,6 +247,21 @@ def test_a_run_killed_at_a_stage_boundary_is_completed_by_the_next(
         assert mails_before_rerun == 1 and len(message_ids) == 2
     else:
         assert mails_before_rerun == 0 and len(message_ids) == 1
+
+
+@pytest.mark.parametrize("crash_at", CRASH_POINTS)
+def test_a_run_killed_at_a_stage_boundary_is_completed_by_the_next(
+    crash_at: str, site: LocalSite, baseline: dict, tmp_path: Path
+) -> None:
+    _crash_then_rerun(site, baseline, tmp_path / "run", crash_at, state_url=None)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("crash_at", ["mid-process", "after-send"])
+def test_the_same_on_a_postgresql_store(
+    crash_at: str, site: LocalSite, baseline: dict, tmp_path: Path, postgres_url: str
+) -> None:
+    _crash_then_rerun(site, baseline, tmp_path / "run", crash_at, state_url=postgres_url)
 
 
 def test_a_run_killed_twice_in_a_row_still_converges(site: LocalSite, baseline: dict, tmp_path: Path) -> None:
