@@ -377,7 +377,12 @@ INTERNAL_TARGETS = [
 @pytest.fixture
 def internal() -> Iterator[LocalSite]:
     """A service that must stay unreachable: on 127.0.0.2, outside the allow-list."""
-    with LocalSite(host="127.0.0.2") as site:
+    site = LocalSite(host="127.0.0.2")
+    try:
+        site.start()
+    except OSError as exc:  # Linux answers on all of 127/8; macOS only on 127.0.0.1 unless aliased
+        pytest.skip(f"cannot listen on 127.0.0.2 ({exc})")
+    with site:
         site.add("/admin", "root password: hunter2", content_type="text/plain")
         yield site
 
