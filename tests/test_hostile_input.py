@@ -9,7 +9,9 @@ at listens on 127.0.0.2, outside the allow-list, and must never see a request.
 from __future__ import annotations
 
 import asyncio
+import html
 import os
+import re
 import time
 import zlib
 from collections.abc import Iterator
@@ -211,9 +213,9 @@ def test_invalid_dates_become_no_date_and_keep_the_entry(raw: str) -> None:
 def test_deeply_nested_and_binary_pages_extract_to_nothing_quickly() -> None:
     deep = "<html><body>" + "<div>" * 100_000 + "<p>deep text</p>" + "</div>" * 100_000 + "</body></html>"
     unclosed = "<html><body>" + "<div><span><b>" * 50_000 + "</body></html>"
-    for html in (deep, unclosed, os.urandom(3_000_000), b"\x00" * 1_000_000, "\ufffd" * 100_000):
+    for page in (deep, unclosed, os.urandom(3_000_000), b"\x00" * 1_000_000, "\ufffd" * 100_000):
         started = time.monotonic()
-        result = extract_article(html, "https://example.org/a", now=NOW)
+        result = extract_article(page, "https://example.org/a", now=NOW)
         assert time.monotonic() - started < 15
         assert result.word_count < 25 and result.method in ("none", "trafilatura")
 
@@ -351,6 +353,47 @@ def test_a_run_over_hostile_pages_keeps_every_article_and_records_why(
     assert "bad_content_type" in by_path["/image.html"][2] and "bad_content_type" in by_path["/json.html"][2]
     assert "blocked" in by_path["/metadata.html"][2] and "169.254" in by_path["/metadata.html"][2]
     assert "malformed redirect" in by_path["/bad-redirect.html"][2]
+
+
+# -- alert emails -------------------------------------------------------------------------
+
+
+def test_a_hostile_title_cannot_inject_headers_or_html_into_the_alert(tmp_path: Path, mail_sink: MailSink) -> None:
+    """A relevant article whose title carries CR/LF + a Bcc header, a script and an img onerror."""
+    page = (DEMO_ARTICLES / "sirte-63a4e6e0fc.html").read_text(encoding="utf-8")
+    title = (
+        "Sisi threatens deployment of Egyptian forces in Libya if Sirte “red line” crossed; GNA says this is a "
+        "declaration of war and Turkey indicates it will not turn back"
+    )
+    injected = (
+        "Sirte\r\nBcc: attacker@evil.example\r\nX-Evil: 1\r\n<script>alert(1)</script><img src=x onerror=alert(2)>"
+    )
+    hostile = re.sub(r'<script type="application/ld\+json">.*?</script>', "", page, flags=re.S)
+    hostile = hostile.replace(title, html.escape(injected) + " Turkey GNA Libya")
+    assert hostile.count("Bcc: attacker") >= 2  # <title> and <h1> carry it
+    with LocalSite() as site:
+        site.add("/story.html", hostile)
+        site.add("/robots.txt", "User-agent: *\nAllow: /\n", content_type="text/plain")
+        entry = (
+            f"<item><title>{html.escape(injected)}</title><link>{site.url('/story.html')}</link>"
+            "<pubDate>Tue, 09 Sep 2025 08:00:00 +0000</pubDate></item>"
+        )
+        site.add("/feed.xml", rss(entry), content_type="application/rss+xml")
+        feed = {"name": "X", "url": site.url("/feed.xml"), "outlet": "x.example", "language": "en", "country": "US"}
+        config = write_config(tmp_path / "run", site_url=site.base_url, smtp_port=mail_sink.port, feeds=[feed])
+        report = run_once(load_settings(config, environ={}), now=NOW)
+    assert report.alerts.emails_sent == 1 and len(mail_sink.received) == 1
+    mail = mail_sink.received[0]
+    assert mail.envelope_to == ["analyst@example.org"]  # the rule's recipient, nobody else
+    message = mail.message
+    assert message["bcc"] is None and message["x-evil"] is None
+    assert "attacker@evil.example" in str(message["subject"])  # the title is there, as text ...
+    assert "\r" not in str(message["subject"]) and "\n" not in str(message["subject"])  # ... on one line
+    html_parts = [part.get_content() for part in message.walk() if part.get_content_type() == "text/html"]
+    assert html_parts, "the alert has an HTML part"
+    for body in html_parts:
+        assert "<script>alert" not in body and "<img src=x" not in body
+        assert "&lt;script&gt;alert(1)" in body  # escaped, shown as text
 
 
 # -- SSRF: every hop -------------------------------------------------------------------

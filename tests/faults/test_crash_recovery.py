@@ -110,14 +110,8 @@ class ChildResult:
         self.returncode, self.output = returncode, output
 
 
-def _run_child(config: Path, now: datetime, crash_at: str, *, timeout_s: float = 300) -> ChildResult:
-    """Run the child in its own process group; afterwards kill what is left of the group.
-
-    A crashed parent leaves its extraction pool workers orphaned (as a real crash would,
-    until the container goes): they are killed here, and the output goes to a file because
-    an orphan holding a pipe would keep ``communicate`` waiting.
-    """
-    log_path = config.parent / f"child-{crash_at}-{now:%H%M}.log"
+def _start_child(config: Path, now: datetime, crash_at: str, tag: str = "") -> tuple[subprocess.Popen, Path]:
+    log_path = config.parent / f"child-{crash_at}-{now:%H%M}{tag}.log"
     with log_path.open("wb") as log:
         child = subprocess.Popen(
             [sys.executable, "-c", CHILD, str(config), now.isoformat(), crash_at, str(CRASH_EXIT)],
@@ -125,15 +119,29 @@ def _run_child(config: Path, now: datetime, crash_at: str, *, timeout_s: float =
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    return child, log_path
+
+
+def _finish_child(child: subprocess.Popen, log_path: Path, timeout_s: float = 300) -> ChildResult:
+    try:
+        returncode = child.wait(timeout=timeout_s)
+    finally:
         try:
-            returncode = child.wait(timeout=timeout_s)
-        finally:
-            try:
-                os.killpg(child.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            child.wait()
+            os.killpg(child.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        child.wait()
     return ChildResult(returncode, log_path.read_text(errors="replace")[-3000:])
+
+
+def _run_child(config: Path, now: datetime, crash_at: str) -> ChildResult:
+    """Run the child in its own process group; afterwards kill what is left of the group.
+
+    A crashed parent leaves its extraction pool workers orphaned (as a real crash would,
+    until the container goes): they are killed here, and the output goes to a file because
+    an orphan holding a pipe would keep ``communicate`` waiting.
+    """
+    return _finish_child(*_start_child(config, now, crash_at))
 
 
 def _expire_leases(state_url: str) -> None:
@@ -280,3 +288,22 @@ def test_a_run_killed_twice_in_a_row_still_converges(site: LocalSite, baseline: 
     assert outcome["articles"] == baseline["articles"]
     assert outcome["doc_ids"] == baseline["doc_ids"]
     assert outcome["outbox"] == 0 and outcome["ledger"] == baseline["ledger"]
+
+
+def test_two_overlapping_runs_on_one_sqlite_store_equal_one_run(
+    site: LocalSite, baseline: dict, tmp_path: Path
+) -> None:
+    """Two schedulers (or a manual run during a scheduled one) on the same SQLite store."""
+    with MailSink() as sink:
+        config = write_config(tmp_path / "run", site_url=site.base_url, smtp_port=sink.port)
+        children = [_start_child(config, NOW, "none", tag=f"-{n}") for n in range(2)]
+        results = [_finish_child(child, log) for child, log in children]
+        for result in results:
+            assert result.returncode == 0, result.output
+        outcome = _outcome(config)
+        assert len(sink.messages) == 1
+    assert outcome["articles"] == baseline["articles"]
+    assert outcome["stories"] == baseline["stories"]
+    assert outcome["doc_ids"] == baseline["doc_ids"] and outcome["fts_rows"] == len(outcome["doc_ids"])
+    assert outcome["outbox"] == 0 and outcome["ledger"] == baseline["ledger"]
+    assert outcome["held_leases"] == 0 and outcome["leased_articles"] == 0
