@@ -101,8 +101,9 @@ def _serve(directory: str, feeds: int, items: int, hosts: int, latency: float, o
 class TreeRss:
     """Samples the summed PSS of this process tree (minus ``exclude``) every ``interval`` s."""
 
-    def __init__(self, exclude: set[int], interval: float = 0.2) -> None:
+    def __init__(self, exclude: set[int], interval: float = 0.2, *, include_root: bool = True) -> None:
         self.exclude, self.interval, self.peak_mb = exclude, interval, 0.0
+        self.include_root = include_root
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -119,7 +120,8 @@ class TreeRss:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            self.peak_mb = max(self.peak_mb, tree_rss_mb(os.getpid(), self.exclude))
+            exclude = self.exclude if self.include_root else self.exclude | {os.getpid()}
+            self.peak_mb = max(self.peak_mb, tree_rss_mb(os.getpid(), exclude))
 
 
 def tree_rss_mb(root: int, exclude: set[int]) -> float:
@@ -138,6 +140,7 @@ def tree_rss_mb(root: int, exclude: set[int]) -> float:
             if ppid == parent and pid not in tree and pid not in exclude:
                 tree.add(pid)
                 frontier.append(pid)
+    tree -= exclude
     # PSS, not RSS: forked workers share their parent's pages, and summing RSS would
     # count those once per worker.
     total_kb = 0
@@ -247,10 +250,13 @@ def run_cli(config_dir: Path, exclude: set[int]) -> dict[str, Any]:
 
 def run_airflow(config_dir: Path, work: Path, exclude: set[int]) -> dict[str, Any]:
     from seedwatch.airflow_runner import airflow_env, ensure_metadata_db, run_dag_test
+    from seedwatch.workers import shutdown_pool
 
     env = airflow_env(work / "airflow", config_dir)
     ensure_metadata_db(env)  # one-off setup, not part of a run
-    with TreeRss(exclude) as rss:
+    shutdown_pool()  # the CLI run's workers are not Airflow's
+    # Airflow's processes only: this bench process is not part of an Airflow deployment.
+    with TreeRss(exclude, include_root=False) as rss:
         started = time.perf_counter()
         result = run_dag_test("seedwatch_monitor", env, timeout_s=3600)
         elapsed = time.perf_counter() - started

@@ -169,6 +169,16 @@ class AirflowCluster:
             ).all()
         return [(str(r), str(t), int(m), str(s)) for r, t, m, s in rows]
 
+    def retried_tasks(self, dag_id: str) -> list[tuple[str, str, int]]:
+        """(run_id, task_id, map_index) of every task instance that needed more than one try."""
+        assert self._engine is not None, "start() the cluster first"
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                sa.text("SELECT run_id, task_id, map_index FROM task_instance WHERE dag_id = :dag AND try_number > 1"),
+                {"dag": dag_id},
+            ).all()
+        return [(str(r), str(t), int(m)) for r, t, m in rows]
+
     def max_concurrent_tasks(self, dag_id: str) -> int:
         """The most task instances of ``dag_id`` that were running at the same moment."""
         assert self._engine is not None, "start() the cluster first"

@@ -75,6 +75,7 @@ def test_parallel_dag_runs_on_postgres_index_and_alert_exactly_once(
             tasks = [t for t in cluster.task_states(DAG_ID) if t[0] in run_ids]
             overlap = cluster.max_concurrent_tasks(DAG_ID)
             indexed = [_indexed_in(cluster, run_id) for run_id in run_ids]
+            retried = [t for t in cluster.retried_tasks(DAG_ID) if t[0] in run_ids]
             logs = cluster.task_logs()
 
         assert [state for _, state in runs] == ["success", "success"], (first, tasks)
@@ -84,6 +85,7 @@ def test_parallel_dag_runs_on_postgres_index_and_alert_exactly_once(
         skipped = {(run_ids[1], "poll_feeds", "skipped"), (run_ids[1], "process_articles", "skipped")}
         assert {(t[0], t[1], t[3]) for t in tasks if t[3] != "success"} <= skipped, tasks
         assert overlap >= 2, "the LocalExecutor never ran two tasks at once"
+        assert retried == [], "tasks failed and were retried"
         assert not LOCK_ERRORS.search(logs), LOCK_ERRORS.search(logs)
 
         # Every article indexed exactly once: 30 documents in the first run, none in the second.

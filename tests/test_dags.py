@@ -118,4 +118,12 @@ def test_a_full_dag_run_indexes_tags_and_emails_once(demo_config: Path, mail_sin
     finally:
         store.close()
     assert len(mail_sink.messages) == 1
+    assert _retried_tasks(env) == [], "a task failed and was retried"
     assert time.perf_counter() - started < 600
+
+
+def _retried_tasks(env: dict[str, str]) -> list[tuple[str, str, int]]:
+    import sqlite3
+
+    with sqlite3.connect(Path(env["AIRFLOW_HOME"]) / "airflow.db") as conn:
+        return conn.execute("SELECT run_id, task_id, try_number FROM task_instance WHERE try_number > 1").fetchall()

@@ -51,6 +51,19 @@ def test_a_run_polls_fetches_tags_indexes_and_alerts(first_run, mail_sink: MailS
         index.close()
 
 
+def test_every_stage_report_travels_as_an_airflow_xcom(first_run) -> None:  # noqa: ANN001
+    # The DAG returns each stage's report as asdict(...); Airflow must be able to store it,
+    # or the task fails after its work is done (and is retried for nothing).
+    from dataclasses import asdict
+
+    from airflow.sdk.serde import serialize
+
+    _, report = first_run
+    for stage in (report.poll, report.process, report.dedup, report.index, report.alerts):
+        serialize(asdict(stage))
+    assert report.alerts.messages and isinstance(report.alerts.messages[0].eml_path, str | None)
+
+
 def test_a_second_run_adds_nothing_and_sends_nothing(first_run, mail_sink: MailSink) -> None:  # noqa: ANN001
     settings, _ = first_run
     # Feeds are due again a day later; they answer 304 or the same body.
