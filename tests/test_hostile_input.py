@@ -12,6 +12,8 @@ import asyncio
 import html
 import os
 import re
+import subprocess
+import sys
 import time
 import zlib
 from collections.abc import Iterator
@@ -394,6 +396,48 @@ def test_a_hostile_title_cannot_inject_headers_or_html_into_the_alert(tmp_path: 
     for body in html_parts:
         assert "<script>alert" not in body and "<img src=x" not in body
         assert "&lt;script&gt;alert(1)" in body  # escaped, shown as text
+
+
+# -- secrets ----------------------------------------------------------------------------
+
+SECRET_RUN = """
+import sys
+from datetime import datetime
+from pathlib import Path
+from seedwatch.pipeline import run_once
+from seedwatch.settings import load_settings
+settings = load_settings(Path(sys.argv[1]))
+print(repr(settings), settings.model_dump_json(), str(settings.smtp), flush=True)
+report = run_once(settings, now=datetime.fromisoformat(sys.argv[2]))
+print(report, flush=True)
+"""
+
+
+def test_the_smtp_password_never_reaches_logs_reports_or_the_store(
+    tmp_path: Path, news_site: LocalSite, mail_sink: MailSink
+) -> None:
+    secret = "pw-5c1e7a-never-print-me"
+    config = write_config(tmp_path / "run", site_url=news_site.base_url, smtp_port=mail_sink.port)
+    settings_file = config / "seedwatch.yaml"
+    data = yaml.safe_load(settings_file.read_text(encoding="utf-8"))
+    data["smtp"]["username"] = "seedwatch"  # the sink offers no AUTH: login fails, the alert is deferred
+    settings_file.write_text(yaml.safe_dump(data), encoding="utf-8")
+    env = {**os.environ, "SEEDWATCH_SMTP_PASSWORD": secret, "SEEDWATCH_CONFIG_DIR": str(config)}
+    child = subprocess.run(
+        [sys.executable, "-c", SECRET_RUN, str(config), NOW.isoformat()],
+        env=env,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    output = child.stdout + child.stderr
+    assert child.returncode == 0, output[-3000:]
+    assert b"**********" in output  # the settings were printed, masked
+    assert b"alerts.deferred" in output  # the login was tried and failed
+    assert secret.encode() not in output
+    for path in (tmp_path / "run").rglob("*"):  # state store, index, WAL files, saved mail
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
 
 
 # -- SSRF: every hop -------------------------------------------------------------------
