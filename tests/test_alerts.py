@@ -397,6 +397,25 @@ def test_smtp_refusing_connections_loses_nothing(store: StateStore, tmp_path: Pa
     assert [(r["state"], r["latency_s"]) for r in ledger_rows(store)] == [("sent", 2 * 3600 + 600)]
 
 
+def test_a_new_rule_does_not_email_the_stores_history(store: StateStore, mail_sink: MailSink) -> None:
+    put_article(store, "https://wire.example/old", story="old", first_seen=NOW - timedelta(days=5))
+    put_article(store, "https://wire.example/new", story="new", title="Kalin meets Saddam Haftar in Benghazi")
+    report = send(store, [rule()], mail_sink)  # look-back: 72 hours by default
+    assert (report.emails_sent, report.stories_sent) == (1, 1)
+    assert "Kalin meets Saddam Haftar" in mail_sink.messages[0]["Subject"]
+    wider = send(store, [rule(name="history", lookback_hours=24 * 7)], mail_sink)
+    assert wider.stories_sent == 2  # a rule that asks for a week gets the week
+
+
+def test_an_alert_owed_for_longer_than_the_look_back_still_goes(store: StateStore, tmp_path: Path) -> None:
+    put_article(store, "https://wire.example/a", story="s1")
+    sink = MailSink(save_dir=tmp_path / "mail")  # down for five days
+    assert send(store, [rule()], sink.port).deferred == 1
+    with sink:
+        late = send(store, [rule()], sink, now=NOW + timedelta(days=5))
+        assert (late.emails_sent, late.stories_sent) == (1, 1)
+
+
 class _Flaky:
     """An SMTP handler that answers 451 (try again later) to the first ``failures`` messages."""
 

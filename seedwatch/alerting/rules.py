@@ -91,6 +91,9 @@ class AlertRule(_Strict):
     daily_at: str = Field("08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     timezone: str = "UTC"
     subject_prefix: str = "[seedwatch]"
+    # Only stories with a copy first seen this recently: a new rule on a full store does
+    # not email its whole history, and each run reads a bounded slice of the store.
+    lookback_hours: int = Field(72, ge=1, le=24 * 366)
 
     @field_validator("recipients")
     @classmethod
@@ -143,6 +146,7 @@ _FIX_BY_FIELD = {
     "daily_at": 'write the local time quoted, as "HH:MM" (24-hour clock), e.g. daily_at: "08:00"',
     "min_grade": "use 2 (relevant), 1 (relevant or partial) or 0",
     "min_score": "use a number between 0 and 1",
+    "lookback_hours": "use a whole number of hours from 1 to 8784, e.g. lookback_hours: 72",
     "subject_prefix": "write it on one line",
     "mode": "use immediate, hourly or daily",
     "kind": "use stories or operations",

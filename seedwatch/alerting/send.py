@@ -86,15 +86,24 @@ def _doc(row: dict[str, Any], tag: dict[str, Any]) -> dict[str, Any]:
 
 
 def candidate_stories(
-    conn: sa.Connection, rule: AlertRule, matcher: Callable[[str, dict], bool] | None
+    conn: sa.Connection, rule: AlertRule, matcher: Callable[[str, dict], bool] | None, *, now: datetime
 ) -> dict[str, Story]:
-    """Every story with at least one article matching ``rule``, its copies grouped."""
+    """Every story with at least one article matching ``rule``, its copies grouped.
+
+    A story qualifies when a copy was first seen within the rule's look-back, or when its
+    alert is still owed (deferred or interrupted): an outage never ages an alert out.
+    """
+    recent = sa.select(articles.c.story_id).where(
+        articles.c.status == "processed", articles.c.first_seen_at >= now - timedelta(hours=rule.lookback_hours)
+    )
+    owed = sa.select(alert_ledger.c.story_id).where(alert_ledger.c.rule == rule.name, alert_ledger.c.state != "sent")
     rows = conn.execute(
         sa.select(articles)
         .where(
             articles.c.status == "processed",
             articles.c.story_id.is_not(None),
             articles.c.best_grade >= rule.min_grade,
+            sa.or_(articles.c.story_id.in_(recent), articles.c.story_id.in_(owed)),
         )
         .order_by(articles.c.first_seen_at, articles.c.article_id)
     )
@@ -205,7 +214,7 @@ def _send_rule(
         due_now, slot = digest_due(conn, rule, now)
         if not due_now:
             return
-        stories = candidate_stories(conn, rule, matcher)
+        stories = candidate_stories(conn, rule, matcher, now=now)
         ledger = {r.story_id: r for r in conn.execute(sa.select(alert_ledger).where(alert_ledger.c.rule == rule.name))}
 
     interrupted: dict[str, list[Story]] = {}  # Message-ID -> the stories of an email that may have gone out

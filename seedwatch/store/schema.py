@@ -72,7 +72,7 @@ articles = Table(
     Column("text", Text, nullable=False, default=""),
     Column("published_at", UTC),
     Column("modified_at", UTC),
-    Column("first_seen_at", UTC, nullable=False),
+    Column("first_seen_at", UTC, nullable=False, index=True),
     Column("authors", JSON, nullable=False, default=list),
     Column("section", Text),
     Column("image", Text),
