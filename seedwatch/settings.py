@@ -79,6 +79,15 @@ class PipelineSettings(_Strict):
     def _known_timezone(cls, value: str) -> str:
         return _check_timezone(value)
 
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from croniter import croniter  # Airflow's own cron parser
+
+        if not croniter.is_valid(value):
+            raise ValueError(f"{value!r} is not a cron expression; write e.g. \"*/15 * * * *\" or \"@hourly\"")
+        return value
+
 
 class PathSettings(_Strict):
     topics_dir: Path = Path("config/topics")

@@ -84,6 +84,12 @@ def test_bad_state_url_is_explained(tmp_path: Path) -> None:
         load_settings(config, environ={})
 
 
+def test_a_bad_schedule_is_refused_at_load_not_at_parse_time(tmp_path: Path) -> None:
+    config = _config(tmp_path, 'pipeline:\n  schedule: "every 15 minutes"\n')
+    with pytest.raises(ConfigError, match=r"pipeline.schedule: .*not a cron expression"):
+        load_settings(config, environ={})
+
+
 def test_missing_directory(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="SEEDWATCH_CONFIG_DIR"):
         load_settings(tmp_path / "nowhere", environ={})
