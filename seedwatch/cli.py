@@ -9,7 +9,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.style import Style
 from rich.table import Table
+from rich.text import Text
 
 from seedwatch.errors import ConfigError, SeedwatchError
 
@@ -38,7 +41,7 @@ def _settings(config_dir: Path | None):  # noqa: ANN202 - typed by load_settings
     try:
         return load_settings(config_dir)
     except ConfigError as exc:
-        console.print(f"[bold red]Configuration error[/]\n{exc}")
+        console.print(f"[bold red]Configuration error[/]\n{escape(str(exc))}")
         raise typer.Exit(2) from None
 
 
@@ -78,7 +81,7 @@ def search(
     try:
         results = index.search(query, limit=limit)
     except SeedwatchError as exc:
-        console.print(f"[red]{exc}[/]")
+        console.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(2) from None
     finally:
         index.close()
@@ -91,9 +94,9 @@ def search(
             published,
             str(hit.grade),
             f"{hit.score:.2f}",
-            hit.outlet,
+            escape(hit.outlet),
             hit.language or "?",
-            f"[link={hit.url}]{hit.title}[/link]",
+            Text(hit.title, style=Style(link=hit.url)),  # titles are text, never markup
         )
     console.print(table)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from seedwatch.alerting import alert_latencies
@@ -52,7 +53,7 @@ def print_run_report(console: Console, settings: Settings, report: Any) -> None:
         )
     )
     for error in [*poll.errors, *process.errors, *index.errors]:
-        console.print(f"[yellow]• {error}[/]", markup=True, highlight=False)
+        console.print(f"[yellow]• {escape(error)}[/]", highlight=False)
 
 
 def print_feed_health(console: Console, settings: Settings, *, now: datetime) -> None:
@@ -73,14 +74,14 @@ def print_feed_health(console: Console, settings: Settings, *, now: datetime) ->
         status = str(health.get("status", "?"))
         style = {"ok": "green", "failing": "red", "quiet": "yellow"}.get(status, "dim")
         table.add_row(
-            row["name"],
+            escape(row["name"]),
             f"[{style}]{status}[/]",
             _when(row["last_success_at"]),
             _when(row["last_new_item_at"]),
             str(row["consecutive_failures"] or 0),
             f"{row['items_per_day'] or 0:.1f}",
             _duration(health.get("expected_cadence_s") or row["interval_s"]),
-            (row["last_error"] or "")[:80],
+            escape((row["last_error"] or "")[:80]),
         )
     console.print(table)
 
@@ -143,7 +144,7 @@ def print_demo_summary(
     for row in feeds:
         if row["last_error"]:
             console.print(
-                f"[yellow]feed {row['name']!r}: {row['last_status']}: {row['last_error']}[/]", highlight=False
+                f"[yellow]feed {escape(repr(row['name']))}: {row['last_status']}: {escape(row['last_error'])}[/]", highlight=False
             )
 
     relevant = [row for row in new if (row["best_grade"] or 0) >= 1]
@@ -153,12 +154,12 @@ def print_demo_summary(
             table.add_column(column, overflow="fold")
         for row in relevant:
             best = max(row["tags"], key=lambda t: (t["grade"], t["score"]))
-            why = best["explanation"].get("summary") or ", ".join(best["actors"])
+            why = escape(best["explanation"].get("summary") or ", ".join(best["actors"]))
             copy = " [dim](copy of an earlier story)[/]" if row in duplicates else ""
             table.add_row(
                 GRADE_STYLE[row["best_grade"]],
                 f"{row['best_score']:.2f}",
-                f"{row['title']}\n[dim]{row['outlet']} · {row['language'] or '?'} · {row['body_source']}[/]{copy}",
+                f"{escape(row['title'])}\n[dim]{escape(row['outlet'])} · {row['language'] or '?'} · {row['body_source']}[/]{copy}",
                 why,
             )
         console.print(table)
@@ -166,7 +167,7 @@ def print_demo_summary(
     for mail in mails:
         message = mail.message
         console.print(
-            f"[bold]Email[/] to {', '.join(mail.envelope_to)}: [italic]{message['subject']}[/]  saved at {mail.path}",
+            f"[bold]Email[/] to {', '.join(mail.envelope_to)}: [italic]{escape(str(message['subject']))}[/]  saved at {mail.path}",
             highlight=False,
         )
     if mails:

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from seedwatch.relevance.evaluate import DatasetError, evaluate, read_items
@@ -110,9 +111,9 @@ def _print_report(console: Console, file: Path, topic: str, report: dict) -> Non
             str(m["gold"]),
             str(m["predicted"]),
             f"{m['score']:.2f}",
-            m["title"][:60],
-            m["summary"] or "",
-            (m["reason"] or "")[:70],
+            escape(m["title"][:60]),
+            escape(m["summary"] or ""),
+            escape((m["reason"] or "")[:70]),
         )
     console.print(worst)
 
