@@ -33,6 +33,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -93,6 +95,27 @@ def _serve(directory: str, feeds: int, items: int, hosts: int, latency: float, o
     stop.wait()
     for site in sites:
         site.stop()
+
+
+@contextmanager
+def bench_site(feeds: int, items: int, hosts: int, latency: float) -> Iterator[tuple[Path, list[str], int]]:
+    """The bench's news site in a process of its own: (page directory, base URLs, server pid)."""
+    directory = next((d for d in PAGE_DIRS if d.is_dir() and any(d.glob("*.html.gz"))), None)
+    if directory is None:
+        sys.exit("no AEB pages found")
+    context = multiprocessing.get_context("spawn")
+    queue, stop = context.Queue(), context.Event()
+    server = context.Process(
+        target=_serve, args=(str(directory), feeds, items, hosts, latency, queue, stop), daemon=True
+    )
+    server.start()
+    try:
+        yield directory, queue.get(timeout=120), server.pid
+    finally:
+        stop.set()
+        server.join(timeout=10)
+        if server.is_alive():
+            server.terminate()
 
 
 # -- memory: this process and its descendants, from /proc ---------------------------
@@ -337,49 +360,37 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
-    directory = next((d for d in PAGE_DIRS if d.is_dir() and any(d.glob("*.html.gz"))), None)
-    if directory is None:
-        sys.exit("no AEB pages found")
     context = multiprocessing.get_context("spawn")
-    queue, stop = context.Queue(), context.Event()
-    server = context.Process(
-        target=_serve, args=(str(directory), args.feeds, args.items, args.hosts, args.latency, queue, stop), daemon=True
-    )
-    server.start()
     work = Path(tempfile.mkdtemp(prefix="seedwatch-bench-"))
     try:
-        bases = queue.get(timeout=120)
-        exclude = {server.pid}
-        from seedwatch.fetch import HttpPolicy
-        from seedwatch.pipeline import _worker_count
-        from seedwatch.settings import load_settings
+        with bench_site(args.feeds, args.items, args.hosts, args.latency) as (directory, bases, server_pid):
+            exclude = {server_pid}
+            from seedwatch.fetch import HttpPolicy
+            from seedwatch.pipeline import _worker_count
+            from seedwatch.settings import load_settings
 
-        # In a child process, so the pages and parsers it loads do not swell this process
-        # (and the workers it forks) during the measured runs.
-        with context.Pool(1) as helper:
-            rates = helper.apply(single_core_rates, (directory,))
-        sample = min(1000, args.feeds * args.items)
-        policy = HttpPolicy(allow_networks=["127.0.0.0/8"], per_host_concurrency=8, global_concurrency=64)
-        urls = [f"{bases[n % len(bases)]}/news/{n}.html" for n in range(sample)]
-        result: dict[str, Any] = {
-            "feeds": args.feeds,
-            "items": args.items,
-            "latency_s": args.latency,
-            "rates": rates,
-            "fetch_sample": sample,
-            "fetch_rate": fetch_rate(urls, policy),
-        }
-        cli_config = make_config(work / "cli", bases, args.feeds, args.items, args.batch)
-        result["workers"] = _worker_count(load_settings(cli_config), args.batch)
-        result["cli"] = run_cli(cli_config, exclude)
-        if not args.no_airflow:
-            air_config = make_config(work / "airflow-run", bases, args.feeds, args.items, args.batch)
-            result["airflow"] = run_airflow(air_config, work / "airflow-run", exclude)
+            # In a child process, so the pages and parsers it loads do not swell this process
+            # (and the workers it forks) during the measured runs.
+            with context.Pool(1) as helper:
+                rates = helper.apply(single_core_rates, (directory,))
+            sample = min(1000, args.feeds * args.items)
+            policy = HttpPolicy(allow_networks=["127.0.0.0/8"], per_host_concurrency=8, global_concurrency=64)
+            urls = [f"{bases[n % len(bases)]}/news/{n}.html" for n in range(sample)]
+            result: dict[str, Any] = {
+                "feeds": args.feeds,
+                "items": args.items,
+                "latency_s": args.latency,
+                "rates": rates,
+                "fetch_sample": sample,
+                "fetch_rate": fetch_rate(urls, policy),
+            }
+            cli_config = make_config(work / "cli", bases, args.feeds, args.items, args.batch)
+            result["workers"] = _worker_count(load_settings(cli_config), args.batch)
+            result["cli"] = run_cli(cli_config, exclude)
+            if not args.no_airflow:
+                air_config = make_config(work / "airflow-run", bases, args.feeds, args.items, args.batch)
+                result["airflow"] = run_airflow(air_config, work / "airflow-run", exclude)
     finally:
-        stop.set()
-        server.join(timeout=10)
-        if server.is_alive():
-            server.terminate()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     print_table(result)

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pipeline_bench import PAGE_DIRS, TreeRss, _serve, make_config  # noqa: E402
+from pipeline_bench import TreeRss, bench_site, make_config  # noqa: E402
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DAG_ID = "seedwatch_monitor"
@@ -92,24 +92,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--pg-admin-url", default=PG_ADMIN_URL)
     args = parser.parse_args()
-    directory = next((d for d in PAGE_DIRS if d.is_dir() and any(d.glob("*.html.gz"))), None)
-    if directory is None:
-        sys.exit("no AEB pages found")
-    context = multiprocessing.get_context("spawn")
-    queue, stop = context.Queue(), context.Event()
-    server = context.Process(
-        target=_serve, args=(str(directory), args.feeds, args.items, args.hosts, args.latency, queue, stop), daemon=True
-    )
-    server.start()
     work = Path(tempfile.mkdtemp(prefix="seedwatch-scaleout-"))
     results = []
     try:
-        bases = queue.get(timeout=120)
-        for workers in args.workers:
-            results.append(run_with_workers(workers, bases, args, work, {server.pid}))
+        with bench_site(args.feeds, args.items, args.hosts, args.latency) as (_, bases, server_pid):
+            for workers in args.workers:
+                results.append(run_with_workers(workers, bases, args, work, {server_pid}))
     finally:
-        stop.set()
-        server.join(timeout=10)
         shutil.rmtree(work, ignore_errors=True)
     print_table(results, args, multiprocessing.cpu_count())
 
