@@ -98,3 +98,13 @@ def test_tag_and_eval_read_the_dev_set_format(runner: CliRunner, tmp_path: Path)
 def test_profile_show_lists_actors_with_their_aliases(runner: CliRunner) -> None:
     output = invoke(runner, "profile", "show", "libya_turkey")
     assert "Haftar" in output and "حفتر" in output
+
+
+def test_logging_outlives_the_streams_of_a_finished_command(runner: CliRunner, demo_config: Path, capsys) -> None:  # noqa: ANN001
+    # The CLI configures logging while CliRunner has swapped stderr; later log lines must
+    # go to the stderr of their own moment, not to the closed one.
+    import structlog
+
+    invoke(runner, "profile", "show", "-c", str(demo_config))
+    structlog.get_logger("after").warning("still.logging", where="after the command")
+    assert "still.logging" in capsys.readouterr().err
