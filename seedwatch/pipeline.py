@@ -18,7 +18,7 @@ import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -224,12 +224,6 @@ def _analyse_all(settings: Settings, jobs: list[Job]) -> list[dict[str, Any]]:
     return list(pool.map(analyse_in_worker, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
 
 
-def _plain_utc(moment: datetime) -> datetime:
-    # Airflow hands over a pendulum DateTime; its astimezone(UTC) plus a timedelta comes
-    # out naive, and the extractor's date checks then fail on every page.
-    return datetime.fromtimestamp(moment.timestamp(), UTC)
-
-
 def _has_page(page: FetchedPage) -> bool:
     return page.status is FetchStatus.OK and bool(page.html)
 
@@ -293,7 +287,6 @@ def _fetch_and_analyse(
 
 def process_articles(settings: Settings, article_ids: Sequence[str], *, now: datetime) -> ProcessSummary:
     """Fetch, extract and tag the given articles; each one ends stored, page or not."""
-    now = _plain_utc(now)
     store = open_store(settings)
     owner = new_owner("process")
     summary = ProcessSummary()
@@ -463,7 +456,7 @@ def index_articles(settings: Settings, *, now: datetime, batch: int = 500) -> In
 
 
 def _rule_queries(settings: Settings) -> list[tuple[str, str]]:
-    return [(rule.name, rule.query) for rule in settings.alerts if getattr(rule, "query", None)]
+    return [(rule.name, rule.query) for rule in settings.alerts if rule.query]
 
 
 def _install_rule_queries(settings: Settings) -> None:

@@ -43,7 +43,8 @@ def run_time() -> datetime:
 
     context = get_current_context()
     moment = context.get("data_interval_end") or context["dag_run"].run_after
-    # A plain aware datetime: pendulum instances lose their zone in arithmetic downstream.
+    # The one place pendulum enters seedwatch: hand every stage a plain aware datetime,
+    # since a pendulum DateTime's astimezone(UTC) plus a timedelta comes out naive.
     return datetime.fromtimestamp(moment.timestamp(), UTC)
 
 
