@@ -62,7 +62,7 @@ def run_with_workers(workers: int, bases: list[str], args: argparse.Namespace, w
         cluster = AirflowCluster(work / f"w{workers}" / "airflow", config_dir, metadata_url, parallelism=workers, extra_env=env)
         with cluster, TreeRss(exclude, include_root=False) as rss:
             (run_id, state), *_ = cluster.wait_for_runs(DAG_ID, 1, timeout_s=7200)
-            with cluster._engine.connect() as conn:  # noqa: SLF001 - Airflow's own record of the run
+            with cluster.metadata.connect() as conn:  # Airflow's own record of the run
                 started, ended = conn.execute(
                     sa.text("SELECT start_date, end_date FROM dag_run WHERE dag_id = :d AND run_id = :r"),
                     {"d": DAG_ID, "r": run_id},

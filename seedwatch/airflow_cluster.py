@@ -2,9 +2,9 @@
 
 ``airflow dags test`` runs every task in one process; production runs a scheduler,
 a DAG processor, an API server and an executor whose workers run tasks in
-parallel. ``AirflowCluster`` starts exactly that (LocalExecutor by default, or
-CeleryExecutor with Redis and worker processes) so tests and benchmarks can prove
-that seedwatch's stages are safe and faster when tasks really overlap.
+parallel. ``AirflowCluster`` starts exactly that, with the LocalExecutor, so tests
+and benchmarks can prove that seedwatch's stages are safe and faster when tasks
+really overlap.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def _async_url(metadata_url: str) -> str:
 
 @dataclass
 class AirflowCluster:
-    """Scheduler, DAG processor, API server (and Celery workers) over one AIRFLOW_HOME.
+    """Scheduler, DAG processor and API server over one AIRFLOW_HOME.
 
     ``metadata_url`` is a PostgreSQL database of its own (``postgresql+psycopg://…``);
     ``parallelism`` caps how many task instances run at once.
@@ -48,9 +48,6 @@ class AirflowCluster:
     config_dir: Path
     metadata_url: str
     parallelism: int = 4
-    executor: str = "LocalExecutor"
-    celery_workers: int = 0
-    broker_url: str = "redis://127.0.0.1:6379/0"
     extra_env: dict[str, str] = field(default_factory=dict)
     _processes: list[subprocess.Popen[bytes]] = field(default_factory=list, init=False)
     _engine: sa.Engine | None = field(default=None, init=False)
@@ -61,7 +58,7 @@ class AirflowCluster:
         extra = {
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.metadata_url,
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": _async_url(self.metadata_url),
-            "AIRFLOW__CORE__EXECUTOR": self.executor,
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
             "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(self.parallelism),
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
@@ -70,9 +67,6 @@ class AirflowCluster:
             "AIRFLOW__API_AUTH__JWT_SECRET": self._jwt_secret,
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            "AIRFLOW__CELERY__BROKER_URL": self.broker_url,
-            "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + self.metadata_url,
-            "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(max(1, self.parallelism // max(1, self.celery_workers))),
             # Airflow starts task processes by name (``airflow``): put this venv first.
             "PATH": os.pathsep.join([str(Path(airflow_command()[0]).parent), os.environ.get("PATH", "")]),
         }
@@ -94,7 +88,6 @@ class AirflowCluster:
         ensure_metadata_db(env)
         self._engine = sa.create_engine(self.metadata_url, pool_pre_ping=True)
         services = [("api-server", "--host", "127.0.0.1", "--port", str(self._api_port)), ("scheduler",), ("dag-processor",)]
-        services += [("celery", "worker", "--hostname", f"seedwatch-{n}@%h") for n in range(self.celery_workers)]
         logs = self.home / "service-logs"
         logs.mkdir(parents=True, exist_ok=True)
         for args in services:
@@ -137,13 +130,18 @@ class AirflowCluster:
         if self._engine is not None:
             self._engine.dispose()
 
+    @property
+    def metadata(self) -> sa.Engine:
+        """Airflow's metadata database, for reading what the runs recorded."""
+        assert self._engine is not None, "start() the cluster first"
+        return self._engine
+
     def trigger(self, dag_id: str) -> None:
         subprocess.run(airflow_command("dags", "trigger", dag_id), env=self.env, check=True, capture_output=True)
 
     def runs(self, dag_id: str) -> list[tuple[str, str]]:
         """(run_id, state) of every run of ``dag_id``, oldest first."""
-        assert self._engine is not None, "start() the cluster first"
-        with self._engine.connect() as conn:
+        with self.metadata.connect() as conn:
             rows = conn.execute(
                 sa.text("SELECT run_id, state FROM dag_run WHERE dag_id = :dag ORDER BY id"), {"dag": dag_id}
             ).all()
@@ -162,8 +160,7 @@ class AirflowCluster:
 
     def task_states(self, dag_id: str) -> list[tuple[str, str, int, str]]:
         """(run_id, task_id, map_index, state) of every task instance of ``dag_id``."""
-        assert self._engine is not None, "start() the cluster first"
-        with self._engine.connect() as conn:
+        with self.metadata.connect() as conn:
             rows = conn.execute(
                 sa.text("SELECT run_id, task_id, map_index, state FROM task_instance WHERE dag_id = :dag"), {"dag": dag_id}
             ).all()
@@ -171,8 +168,7 @@ class AirflowCluster:
 
     def retried_tasks(self, dag_id: str) -> list[tuple[str, str, int]]:
         """(run_id, task_id, map_index) of every task instance that needed more than one try."""
-        assert self._engine is not None, "start() the cluster first"
-        with self._engine.connect() as conn:
+        with self.metadata.connect() as conn:
             rows = conn.execute(
                 sa.text("SELECT run_id, task_id, map_index FROM task_instance WHERE dag_id = :dag AND try_number > 1"),
                 {"dag": dag_id},
@@ -181,8 +177,7 @@ class AirflowCluster:
 
     def max_concurrent_tasks(self, dag_id: str) -> int:
         """The most task instances of ``dag_id`` that were running at the same moment."""
-        assert self._engine is not None, "start() the cluster first"
-        with self._engine.connect() as conn:
+        with self.metadata.connect() as conn:
             spans = conn.execute(
                 sa.text(
                     "SELECT start_date, end_date FROM task_instance "

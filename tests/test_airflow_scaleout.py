@@ -45,7 +45,7 @@ def airflow_metadata_url(postgres_server) -> Iterator[str]:  # noqa: ANN001
 
 
 def _indexed_in(cluster: AirflowCluster, run_id: str) -> int:
-    with cluster._engine.connect() as conn:  # noqa: SLF001 - the test reads Airflow's own XCom table
+    with cluster.metadata.connect() as conn:  # Airflow's own XCom table
         value = conn.execute(
             sa.text(
                 "SELECT value FROM xcom WHERE dag_id = :dag AND run_id = :run "
