@@ -153,6 +153,7 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "without sibling-chunk recovery": {"extractors.news.add_sibling_chunks": lambda tree, body: None},
     "without the default-mode retry": {"extractors.news.MIN_PRECISE_WORDS": 0},
     "without dropping inert elements": {"extractors.news._drop_inert_elements": lambda tree: None},
+    "without the fast first pass": {"extractors.news._looks_like_the_article": lambda text, headline: False},
 }
 
 

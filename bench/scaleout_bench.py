@@ -46,7 +46,9 @@ def _drop_database(admin: sa.Engine, url: str) -> None:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{sa.make_url(url).database}" WITH (FORCE)'))
 
 
-def run_with_workers(workers: int, bases: list[str], args: argparse.Namespace, work: Path, exclude: set[int]) -> dict[str, Any]:
+def run_with_workers(
+    workers: int, bases: list[str], args: argparse.Namespace, work: Path, exclude: set[int]
+) -> dict[str, Any]:
     from seedwatch.airflow_cluster import AirflowCluster
 
     admin = sa.create_engine(args.pg_admin_url, isolation_level="AUTOCOMMIT")
@@ -59,7 +61,9 @@ def run_with_workers(workers: int, bases: list[str], args: argparse.Namespace, w
             "SEEDWATCH__PIPELINE__PROCESSES": "1",
             "SEEDWATCH__PIPELINE__FEED_BATCH_SIZE": str(args.feed_batch),
         }
-        cluster = AirflowCluster(work / f"w{workers}" / "airflow", config_dir, metadata_url, parallelism=workers, extra_env=env)
+        cluster = AirflowCluster(
+            work / f"w{workers}" / "airflow", config_dir, metadata_url, parallelism=workers, extra_env=env
+        )
         with cluster, TreeRss(exclude, include_root=False) as rss:
             (run_id, state), *_ = cluster.wait_for_runs(DAG_ID, 1, timeout_s=7200)
             with cluster.metadata.connect() as conn:  # Airflow's own record of the run
@@ -72,8 +76,13 @@ def run_with_workers(workers: int, bases: list[str], args: argparse.Namespace, w
             processed = conn.execute(sa.text("SELECT count(*) FROM articles WHERE status = 'processed'")).scalar_one()
         seconds = (ended - started).total_seconds()
         return {
-            "workers": workers, "state": state, "seconds": seconds, "articles": processed,
-            "rate": processed / seconds, "peak_mb": rss.peak_mb, "overlap": overlap,
+            "workers": workers,
+            "state": state,
+            "seconds": seconds,
+            "articles": processed,
+            "rate": processed / seconds,
+            "peak_mb": rss.peak_mb,
+            "overlap": overlap,
         }
     finally:
         _drop_database(admin, state_url)
@@ -111,13 +120,28 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace, cores: 
         title=f"seedwatch_monitor on Airflow (LocalExecutor, PostgreSQL state): {args.feeds} feeds x {args.items} "
         f"items, batches of {args.batch}, {cores} cores"
     )
-    for column in ("workers", "run state", "DAG run s", "articles", "articles/s", "speed-up", "max tasks at once", "peak MB"):
+    for column in (
+        "workers",
+        "run state",
+        "DAG run s",
+        "articles",
+        "articles/s",
+        "speed-up",
+        "max tasks at once",
+        "peak MB",
+    ):
         table.add_column(column, justify="left" if column == "run state" else "right")
     base = results[0]["rate"] if results else 1.0
     for row in results:
         table.add_row(
-            str(row["workers"]), row["state"], f"{row['seconds']:.1f}", str(row["articles"]), f"{row['rate']:.1f}",
-            f"{row['rate'] / base:.2f}x", str(row["overlap"]), f"{row['peak_mb']:.0f}",
+            str(row["workers"]),
+            row["state"],
+            f"{row['seconds']:.1f}",
+            str(row["articles"]),
+            f"{row['rate']:.1f}",
+            f"{row['rate'] / base:.2f}x",
+            str(row["overlap"]),
+            f"{row['peak_mb']:.0f}",
         )
     Console(width=130).print(table)
 

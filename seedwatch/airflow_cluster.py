@@ -87,13 +87,19 @@ class AirflowCluster:
         env = self.env
         ensure_metadata_db(env)
         self._engine = sa.create_engine(self.metadata_url, pool_pre_ping=True)
-        services = [("api-server", "--host", "127.0.0.1", "--port", str(self._api_port)), ("scheduler",), ("dag-processor",)]
+        services = [
+            ("api-server", "--host", "127.0.0.1", "--port", str(self._api_port)),
+            ("scheduler",),
+            ("dag-processor",),
+        ]
         logs = self.home / "service-logs"
         logs.mkdir(parents=True, exist_ok=True)
         for args in services:
             log_file = (logs / f"{'-'.join(args[:2])}.log").open("ab")
             self._processes.append(
-                subprocess.Popen(airflow_command(*args), env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+                subprocess.Popen(
+                    airflow_command(*args), env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+                )
             )
         self._wait_for_api()
 
@@ -162,7 +168,8 @@ class AirflowCluster:
         """(run_id, task_id, map_index, state) of every task instance of ``dag_id``."""
         with self.metadata.connect() as conn:
             rows = conn.execute(
-                sa.text("SELECT run_id, task_id, map_index, state FROM task_instance WHERE dag_id = :dag"), {"dag": dag_id}
+                sa.text("SELECT run_id, task_id, map_index, state FROM task_instance WHERE dag_id = :dag"),
+                {"dag": dag_id},
             ).all()
         return [(str(r), str(t), int(m), str(s)) for r, t, m, s in rows]
 

@@ -305,6 +305,7 @@ def process_articles(settings: Settings, article_ids: Sequence[str], *, now: dat
         except Exception:
             store.release_articles([row["article_id"] for row in rows], owner=owner)
             raise
+        to_save: list[tuple[str, dict[str, Any]]] = []
         for row, (page, has_page), values in zip(rows, pages, results, strict=True):
             summary.articles += 1
             fetched = page.status is FetchStatus.OK
@@ -321,8 +322,9 @@ def process_articles(settings: Settings, article_ids: Sequence[str], *, now: dat
                 values["next_fetch_at"] = now + timedelta(seconds=settings.pipeline.retry_fetch_after_s * attempts)
             summary.relevant += values["best_grade"] == 2
             summary.partial += values["best_grade"] == 1
-            if not store.save_processed(row["article_id"], values, owner=owner):
-                summary.errors.append(f"lease lost for {row['url']}")
+            to_save.append((row["article_id"], values))
+        saved = store.save_processed_many(to_save, owner=owner)
+        summary.errors.extend(f"lease lost for {row['url']}" for row, ok in zip(rows, saved, strict=True) if not ok)
     finally:
         store.close()
     log.info("articles.processed", **{k: v for k, v in asdict(summary).items() if k != "errors"})

@@ -144,7 +144,8 @@ def print_demo_summary(
     for row in feeds:
         if row["last_error"]:
             console.print(
-                f"[yellow]feed {escape(repr(row['name']))}: {row['last_status']}: {escape(row['last_error'])}[/]", highlight=False
+                f"[yellow]feed {escape(repr(row['name']))}: {row['last_status']}: {escape(row['last_error'])}[/]",
+                highlight=False,
             )
 
     relevant = [row for row in new if (row["best_grade"] or 0) >= 1]

@@ -85,7 +85,7 @@ class PipelineSettings(_Strict):
         from croniter import croniter  # Airflow's own cron parser
 
         if not croniter.is_valid(value):
-            raise ValueError(f"{value!r} is not a cron expression; write e.g. \"*/15 * * * *\" or \"@hourly\"")
+            raise ValueError(f'{value!r} is not a cron expression; write e.g. "*/15 * * * *" or "@hourly"')
         return value
 
 

@@ -28,7 +28,9 @@ from seedwatch.store import StateStore
 pytestmark = [pytest.mark.airflow, pytest.mark.postgres]
 
 DAG_ID = "seedwatch_monitor"
-LOCK_ERRORS = re.compile(r"deadlock detected|LockNotAvailable|could not obtain lock|database is locked|SerializationFailure")
+LOCK_ERRORS = re.compile(
+    r"deadlock detected|LockNotAvailable|could not obtain lock|database is locked|SerializationFailure"
+)
 
 
 @pytest.fixture
@@ -61,7 +63,9 @@ def test_parallel_dag_runs_on_postgres_index_and_alert_exactly_once(
     tmp_path: Path, news_site: LocalSite, postgres_url: str, airflow_metadata_url: str
 ) -> None:
     with MailSink() as mail:
-        config_dir = write_config(tmp_path / "run", site_url=news_site.base_url, smtp_port=mail.port, state_url=postgres_url)
+        config_dir = write_config(
+            tmp_path / "run", site_url=news_site.base_url, smtp_port=mail.port, state_url=postgres_url
+        )
         # Small batches, so the mapped tasks outnumber the executor's slots and really overlap.
         batches = {"SEEDWATCH__PIPELINE__FEED_BATCH_SIZE": "1", "SEEDWATCH__PIPELINE__ARTICLE_BATCH_SIZE": "4"}
         with AirflowCluster(

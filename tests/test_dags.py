@@ -67,7 +67,15 @@ def test_dag_files_parse_quickly(dagbag: dict) -> None:
     assert dagbag["elapsed"] < 5.0
 
 
-HEAVY_MODULES = ("trafilatura", "elasticsearch", "feedparser", "datasketch", "lxml.html", "seedwatch.pipeline", "seedwatch.settings")
+HEAVY_MODULES = (
+    "trafilatura",
+    "elasticsearch",
+    "feedparser",
+    "datasketch",
+    "lxml.html",
+    "seedwatch.pipeline",
+    "seedwatch.settings",
+)
 
 
 def test_dag_files_import_nothing_heavy_at_top_level() -> None:
@@ -78,11 +86,16 @@ def test_dag_files_import_nothing_heavy_at_top_level() -> None:
         "import runpy; runpy.run_path({dag!r})\n"
         "print(','.join(m for m in {heavy!r} if m in sys.modules))"
     ).format(
-        plugins=str(PROJECT_DIR / "plugins"), root=str(PROJECT_DIR),
-        dag=str(PROJECT_DIR / "dags" / "seedwatch_monitor.py"), heavy=HEAVY_MODULES,
+        plugins=str(PROJECT_DIR / "plugins"),
+        root=str(PROJECT_DIR),
+        dag=str(PROJECT_DIR / "dags" / "seedwatch_monitor.py"),
+        heavy=HEAVY_MODULES,
     )
     result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"},
     )
     assert result.returncode == 0, result.stderr[-2000:]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
+import pytest
 import sqlalchemy as sa
 
 from seedwatch.models import stable_id
@@ -125,6 +126,26 @@ def test_articles_are_claimed_exclusively_and_saved(state_url: str) -> None:
     assert store.save_processed(ids[0], values, owner=owner)
     assert not store.save_processed(ids[1], values, owner="not-the-owner")
     assert store.count_articles(status="processed") == 1
+    store.close()
+
+
+def test_a_batch_is_saved_in_one_go_and_one_refused_article_loses_only_itself(state_url: str) -> None:
+    store = StateStore.open(state_url)
+    feed = _feed(1)
+    ids = store.record_discovered([_article(f"https://a.example/{n}", feed.feed_id) for n in range(4)], now=NOW)
+    # The same URL twice and a moved GUID in one batch: each article once, the first wins.
+    again = [_article("https://a.example/9", feed.feed_id, "g9"), _article("https://a.example/9", feed.feed_id, "g9")]
+    assert len(store.record_discovered(again, now=NOW)) == 1
+    owner = new_owner()
+    store.claim_articles(ids, now=NOW, owner=owner, lease_s=600, max_attempts=3)
+    values = {"text": "body", "body_source": "page", "processed_at": NOW, "fetch_attempts": 1, "best_grade": 0}
+    refused = {**values, "title": None}  # NOT NULL: the database refuses this one row
+    with pytest.raises(sa.exc.IntegrityError):
+        store.save_processed_many(
+            [(ids[0], values), (ids[1], refused), (ids[2], values), (ids[3], values)], owner=owner
+        )
+    assert store.count_articles(status="processed") == 3  # the other three are kept
+    assert store.save_processed_many([(ids[1], values)], owner="not-the-owner") == [False]
     store.close()
 
 

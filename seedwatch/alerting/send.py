@@ -332,7 +332,14 @@ def _send_email(
     report.updates_sent += sum(s.is_update for s in stories)
     report.stories_sent += sum(not s.is_update for s in stories)
     report.messages.append(
-        SentMessage(rule.name, mid, str(message["Subject"]), list(rule.recipients), [s.story_id for s in stories], str(path) if path else None)
+        SentMessage(
+            rule.name,
+            mid,
+            str(message["Subject"]),
+            list(rule.recipients),
+            [s.story_id for s in stories],
+            str(path) if path else None,
+        )
     )
     log.info("alerts.sent", rule=rule.name, stories=len(stories), message_id=mid, resent=bool(resend))
     return True

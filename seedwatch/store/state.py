@@ -216,52 +216,80 @@ class StateStore:
         An article is known when its canonical URL was seen, or when its feed already
         used the same GUID for another URL (publishers that change URLs behind a GUID).
         """
-        new_ids: list[str] = []
         with self.engine.begin() as conn:
+            known_guids = self._known_guids(conn, found)
+            fresh: list[NewArticle] = []
             for item in found:
                 if item.guid_hash is not None:
-                    known = conn.execute(
-                        sa.select(feed_guids.c.article_id).where(
-                            feed_guids.c.feed_id == item.feed_id, feed_guids.c.guid_hash == item.guid_hash
-                        )
-                    ).scalar()
-                    if known is not None:
+                    if (item.feed_id, item.guid_hash) in known_guids:
                         continue
-                inserted = conn.execute(
+                    known_guids.add((item.feed_id, item.guid_hash))  # a GUID repeated within the feed
+                fresh.append(item)
+            if not fresh:
+                return []
+            first_of_each: dict[str, NewArticle] = {}
+            for item in fresh:
+                first_of_each.setdefault(item.article_id, item)
+            # One statement for the batch; RETURNING gives the rows really inserted, so an
+            # article another worker inserted meanwhile is not counted twice.
+            inserted = set(
+                conn.execute(
                     self._insert(articles)
-                    .values(
-                        article_id=item.article_id,
-                        canonical_url=item.canonical_url,
-                        url=item.url,
-                        feed_id=item.feed_id,
-                        guid=item.guid,
-                        outlet=item.outlet,
-                        country=item.country,
-                        feed_language=item.feed_language,
-                        title=item.title,
-                        summary=item.summary,
-                        text="",
-                        published_at=item.published_at,
-                        first_seen_at=now,
-                        authors=[],
-                        tags=[],
-                        body_source="feed-summary",
-                        status="discovered",
-                        fetch_attempts=0,
-                        next_fetch_at=now,
-                    )
                     .on_conflict_do_nothing(index_elements=[articles.c.article_id])
-                    .returning(articles.c.article_id)
-                ).first()
-                if item.guid_hash is not None:
-                    conn.execute(
-                        self._insert(feed_guids)
-                        .values(feed_id=item.feed_id, guid_hash=item.guid_hash, article_id=item.article_id)
-                        .on_conflict_do_nothing()
+                    .returning(articles.c.article_id),
+                    [self._discovered_row(item, now) for item in first_of_each.values()],
+                ).scalars()
+            )
+            guid_rows = [
+                {"feed_id": item.feed_id, "guid_hash": item.guid_hash, "article_id": item.article_id}
+                for item in fresh
+                if item.guid_hash is not None
+            ]
+            if guid_rows:
+                conn.execute(self._insert(feed_guids).on_conflict_do_nothing(), guid_rows)
+        new_ids = [item.article_id for item in fresh if item.article_id in inserted]
+        return list(dict.fromkeys(new_ids))
+
+    @staticmethod
+    def _known_guids(conn: sa.Connection, found: Sequence[NewArticle]) -> set[tuple[str, str]]:
+        by_feed: dict[str, list[str]] = {}
+        for item in found:
+            if item.guid_hash is not None:
+                by_feed.setdefault(item.feed_id, []).append(item.guid_hash)
+        known: set[tuple[str, str]] = set()
+        for feed_id, hashes in by_feed.items():
+            for start in range(0, len(hashes), 500):
+                rows = conn.execute(
+                    sa.select(feed_guids.c.guid_hash).where(
+                        feed_guids.c.feed_id == feed_id, feed_guids.c.guid_hash.in_(hashes[start : start + 500])
                     )
-                if inserted is not None:
-                    new_ids.append(item.article_id)
-        return new_ids
+                )
+                known.update((feed_id, guid_hash) for guid_hash in rows.scalars())
+        return known
+
+    @staticmethod
+    def _discovered_row(item: NewArticle, now: datetime) -> dict[str, Any]:
+        return {
+            "article_id": item.article_id,
+            "canonical_url": item.canonical_url,
+            "url": item.url,
+            "feed_id": item.feed_id,
+            "guid": item.guid,
+            "outlet": item.outlet,
+            "country": item.country,
+            "feed_language": item.feed_language,
+            "title": item.title,
+            "summary": item.summary,
+            "text": "",
+            "published_at": item.published_at,
+            "first_seen_at": now,
+            "authors": [],
+            "tags": [],
+            "body_source": "feed-summary",
+            "status": "discovered",
+            "fetch_attempts": 0,
+            "next_fetch_at": now,
+        }
 
     def _processable(self, now: datetime, max_attempts: int) -> sa.ColumnElement[bool]:
         """Articles still waiting for their page: new ones, and feed-summary fallbacks due a retry."""
@@ -312,17 +340,43 @@ class StateStore:
     def save_processed(self, article_id: str, values: dict[str, Any], *, owner: str) -> bool:
         """Store an article's extraction and tags, release its lease; False if the lease was lost."""
         with self.engine.begin() as conn:
-            updated = conn.execute(
-                sa.update(articles)
-                .where(articles.c.article_id == article_id, articles.c.lease_owner == owner)
-                .values(**values, status="processed", lease_owner=None, lease_until=None)
-            ).rowcount
-            story_id = conn.execute(sa.select(articles.c.story_id).where(articles.c.article_id == article_id)).scalar()
-            # A first processing waits for de-duplication to give it a story before it
-            # is indexed; a re-processed article (page fetched on a retry) is re-indexed now.
-            if updated and story_id is not None:
-                self._enqueue(conn, [article_id], now=values["processed_at"])
-        return bool(updated)
+            return self._save_processed(conn, article_id, values, owner=owner)
+
+    def save_processed_many(self, results: Sequence[tuple[str, dict[str, Any]]], *, owner: str) -> list[bool]:
+        """:meth:`save_processed` for a batch, in one transaction (one commit, not one per article).
+
+        If the batch fails (one article the database refuses), each is saved on its own,
+        so only that article is lost to the error, which is raised after the others are saved.
+        """
+        try:
+            with self.engine.begin() as conn:
+                return [self._save_processed(conn, article_id, values, owner=owner) for article_id, values in results]
+        except sa.exc.DBAPIError:
+            if len(results) == 1:
+                raise
+        saved, error = [], None
+        for article_id, values in results:
+            try:
+                saved.append(self.save_processed(article_id, values, owner=owner))
+            except sa.exc.DBAPIError as exc:
+                saved.append(False)
+                error = exc
+        if error is not None:
+            raise error
+        return saved
+
+    def _save_processed(self, conn: sa.Connection, article_id: str, values: dict[str, Any], *, owner: str) -> bool:
+        updated = conn.execute(
+            sa.update(articles)
+            .where(articles.c.article_id == article_id, articles.c.lease_owner == owner)
+            .values(**values, status="processed", lease_owner=None, lease_until=None)
+            .returning(articles.c.story_id)
+        ).first()
+        # A first processing waits for de-duplication to give it a story before it
+        # is indexed; a re-processed article (page fetched on a retry) is re-indexed now.
+        if updated is not None and updated.story_id is not None:
+            self._enqueue(conn, [article_id], now=values["processed_at"])
+        return updated is not None
 
     def release_articles(self, article_ids: Sequence[str], *, owner: str) -> None:
         with self.engine.begin() as conn:
@@ -342,17 +396,20 @@ class StateStore:
     # -- index outbox ------------------------------------------------------------
 
     def _enqueue(self, conn: sa.Connection, article_ids: Sequence[str], *, now: datetime) -> None:
-        for article_id in article_ids:
-            stmt = self._insert(index_outbox).values(
-                article_id=article_id, enqueued_at=now, attempts=0, next_attempt_at=now, dead=False
-            )
-            # A re-processed article must be indexed again, even if it failed before.
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=[index_outbox.c.article_id],
-                    set_={"next_attempt_at": now, "dead": False},
-                )
-            )
+        if not article_ids:
+            return
+        stmt = self._insert(index_outbox)
+        # A re-processed article must be indexed again, even if it failed before.
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[index_outbox.c.article_id],
+                set_={"next_attempt_at": stmt.excluded.next_attempt_at, "dead": False},
+            ),
+            [
+                {"article_id": article_id, "enqueued_at": now, "attempts": 0, "next_attempt_at": now, "dead": False}
+                for article_id in article_ids
+            ],
+        )
 
     def enqueue_for_index(self, article_ids: Sequence[str], *, now: datetime) -> None:
         with self.engine.begin() as conn:
@@ -505,11 +562,10 @@ class StoryIndex:
                 .where(stories.c.story_id == story_id)
                 .values(article_count=stories.c.article_count + 1, updated_at=now)
             )
-        for key in band_keys:
+        if band_keys:  # one statement for all bands: a statement each was most of de-duplication's time
             conn.execute(
-                self.store._insert(minhash_bands)
-                .values(band_key=key, article_id=article["article_id"])
-                .on_conflict_do_nothing()
+                self.store._insert(minhash_bands).on_conflict_do_nothing(),
+                [{"band_key": key, "article_id": article["article_id"]} for key in band_keys],
             )
         conn.execute(
             sa.update(articles).where(articles.c.article_id == article["article_id"]).values(story_id=story_id)

@@ -88,8 +88,8 @@ def on_stage(name):
 
 if crash_at == "mid-poll":  # one feed's state saved, the others still leased
     after(state.StateStore, "save_feed_state")
-elif crash_at == "mid-process":  # some articles saved, the rest still leased
-    after(state.StateStore, "save_processed", calls=10)
+elif crash_at == "mid-process":  # 10 of a batch written, its transaction never committed; all still leased
+    after(state.StateStore, "_save_processed", calls=10)
 elif crash_at == "mid-index":  # documents written to the index, the outbox not yet acknowledged
     after(sqlite_fts.SqliteArticleIndex, "upsert")
 elif crash_at == "after-send":  # the email accepted by SMTP, the ledger still says "sending"
