@@ -6,7 +6,6 @@ and in tests. The profiles are compiled once per process (:func:`init_worker`).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -29,17 +28,6 @@ def init_worker(topics_dir: Path, seeds_dir: Path) -> None:
 
 def tag_topics(profiles: Mapping[str, TopicProfile], *, title: str, text: str, language: str | None) -> list[TopicTag]:
     return [tag_article(profile, title=title, text=text, language=language) for profile in profiles.values()]
-
-
-def tag_to_dict(tag: TopicTag) -> dict[str, Any]:
-    return {
-        "topic": tag.topic,
-        "grade": tag.grade,
-        "score": round(tag.score, 4),
-        "facets": list(tag.facets),
-        "actors": list(tag.actors),
-        "explanation": tag.explanation,
-    }
 
 
 def analyse_article(
@@ -89,7 +77,7 @@ def analyse_article(
         },
         "content_hash": content_hash(f"{title}\n{text}"),
         "minhash": minhash_signature(f"{title}\n{text}"),
-        "tags": [tag_to_dict(tag) for tag in tags],
+        "tags": [tag.to_dict() for tag in tags],
         "best_grade": best.grade if best else 0,
         "best_score": best.score if best else 0.0,
         "processed_at": now,
@@ -100,11 +88,3 @@ def analyse_in_worker(args: tuple[dict[str, Any], str | None, datetime]) -> dict
     """Process-pool entry point (profiles come from :func:`init_worker`)."""
     row, html, now = args
     return analyse_article(row, html, now=now)
-
-
-def tag_from_dict(data: Mapping[str, Any]) -> TopicTag:
-    fields = {f.name for f in dataclasses.fields(TopicTag)}
-    values = {k: v for k, v in data.items() if k in fields}
-    values["facets"] = tuple(values.get("facets", ()))
-    values["actors"] = tuple(values.get("actors", ()))
-    return TopicTag(**values)

@@ -8,7 +8,8 @@ All datetimes are timezone-aware UTC.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -107,6 +108,25 @@ class TopicTag:
     def grade_name(self) -> str:
         return GRADE_NAMES[self.grade]
 
+    def to_dict(self) -> dict[str, Any]:
+        """The form stored in the state store's ``tags`` column (JSON)."""
+        return {
+            "topic": self.topic,
+            "grade": self.grade,
+            "score": round(self.score, 4),
+            "facets": list(self.facets),
+            "actors": list(self.actors),
+            "explanation": self.explanation,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TopicTag:
+        """The inverse of :meth:`to_dict`; unknown keys are ignored."""
+        values = {k: v for k, v in data.items() if k in _TOPIC_TAG_FIELDS}
+        values["facets"] = tuple(values.get("facets", ()))
+        values["actors"] = tuple(values.get("actors", ()))
+        return cls(**values)
+
 
 @dataclass(slots=True)
 class Article:
@@ -136,3 +156,6 @@ class Article:
 
     def best_tag(self) -> TopicTag | None:
         return max(self.tags, key=lambda t: (t.grade, t.score), default=None)
+
+
+_TOPIC_TAG_FIELDS = frozenset(f.name for f in fields(TopicTag))

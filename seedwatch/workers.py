@@ -19,8 +19,6 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from seedwatch.analysis import init_worker
-
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 _shape: tuple[int, Path, Path] | None = None
@@ -28,6 +26,8 @@ _shape: tuple[int, Path, Path] | None = None
 
 def analysis_pool(workers: int, topics_dir: Path, seeds_dir: Path) -> ProcessPoolExecutor:
     """The shared pool of ``workers`` processes with the profiles of these directories loaded."""
+    from seedwatch.analysis import init_worker  # here, not at the top: the caller need not load the extractors
+
     global _pool, _shape
     shape = (workers, Path(topics_dir), Path(seeds_dir))
     with _lock:

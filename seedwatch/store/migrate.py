@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -9,6 +10,9 @@ from alembic import command
 from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Alembic's migration context is a module global: two threads of one process (a run's
+# processing and its early de-duplication) must not migrate at the same time.
+_alembic_lock = threading.Lock()
 
 
 def alembic_config(engine: sa.Engine) -> Config:
@@ -24,4 +28,5 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
         database = engine.url.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(engine), revision)
+    with _alembic_lock:
+        command.upgrade(alembic_config(engine), revision)
