@@ -6,9 +6,6 @@ One run::
       ─► process_articles (per batch: fetch, extract, tag) ─► assign_stories
       ─► index_articles ─► send_alerts
 
-In :func:`run_once` (the CLI), de-duplication and indexing also run on the finished
-batches while later ones are processed, so the CPU workers are not left idle.
-
 Stages hand each other ids and counts; the articles themselves live in the state
 store. Every stage is safe to re-run: claims use leases, inserts are idempotent,
 the outbox and the alert ledger remember what is done.
@@ -19,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -350,10 +346,6 @@ class DedupSummary:
     exact_duplicates: int = 0
     near_duplicates: int = 0
 
-    def add(self, other: DedupSummary) -> None:
-        for name, value in asdict(other).items():
-            setattr(self, name, getattr(self, name) + value)
-
 
 def assign_stories(settings: Settings, *, now: datetime, batch: int = 500) -> DedupSummary:
     """Give every newly processed article a story: its own, or the one it copies."""
@@ -407,13 +399,6 @@ class IndexSummary:
     dead: int = 0  # rejected permanently, kept for an operator
     total_documents: int = 0
     errors: list[str] = field(default_factory=list)
-
-    def add(self, later: IndexSummary) -> None:
-        """Add a later pass: counts add up, the queue and index sizes are the later pass's."""
-        self.indexed += later.indexed
-        self.failed += later.failed
-        self.errors.extend(later.errors)
-        self.backlog, self.dead, self.total_documents = later.backlog, later.dead, later.total_documents
 
 
 def article_from_row(row: dict[str, Any]) -> Article:
@@ -546,55 +531,6 @@ class RunReport:
     dedup: DedupSummary
     index: IndexSummary
     alerts: Any
-    # Seconds spent de-duplicating and indexing, including the passes that overlapped processing.
-    finish_seconds: dict[str, float] = field(default_factory=dict)
-
-
-class _FinishWhileProcessing:
-    """De-duplicate and index finished batches in a thread while the next batch is processed.
-
-    The processing stage keeps the CPU workers busy, but de-duplication and indexing,
-    run after it, would leave them idle (a fifth of a large run). Batches come in
-    first-seen order, the order stories are assigned in, so assigning the finished
-    batches early gives the same stories as assigning everything at the end. A failed
-    pass is only logged: the final pass does whatever it left.
-    """
-
-    def __init__(self, settings: Settings, now: datetime) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        self._settings, self._now = settings, now
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seedwatch-finish")
-        self._running: Any = None
-        self.dedup, self.index = DedupSummary(), IndexSummary()
-        self.seconds = {"dedup": 0.0, "index": 0.0}
-
-    def catch_up(self) -> None:
-        """Start a pass over what is processed so far, unless one is still running."""
-        if self._running is None or self._running.done():
-            self._collect()
-            self._running = self._thread.submit(self.finish_pass)
-
-    def finish_pass(self) -> None:
-        started = time.perf_counter()
-        self.dedup.add(assign_stories(self._settings, now=self._now))
-        middle = time.perf_counter()
-        self.index.add(index_articles(self._settings, now=self._now))
-        self.seconds["dedup"] += middle - started
-        self.seconds["index"] += time.perf_counter() - middle
-
-    def close(self) -> None:
-        self._collect()
-        self._thread.shutdown(wait=True)
-
-    def _collect(self) -> None:
-        if self._running is None:
-            return
-        try:
-            self._running.result()
-        except Exception as exc:  # noqa: BLE001 - the final pass redoes it
-            log.warning("run.early_finish_failed", error=repr(exc))
-        self._running = None
 
 
 def run_once(settings: Settings, *, now: datetime, on_stage: Callable[[str], None] | None = None) -> RunReport:
@@ -610,34 +546,19 @@ def run_once(settings: Settings, *, now: datetime, on_stage: Callable[[str], Non
         poll.add(poll_feeds(settings, batch, now=now))
     stage("process")
     process = ProcessSummary()
-    early = _FinishWhileProcessing(settings, now)
-    try:
-        batches = plan_article_batches(settings, now=now)
-        for number, batch in enumerate(batches, start=1):
-            process.add(process_articles(settings, batch, now=now))
-            if number < len(batches):
-                early.catch_up()
-    finally:
-        early.close()
+    for batch in plan_article_batches(settings, now=now):
+        process.add(process_articles(settings, batch, now=now))
     # Concurrent runs (several CLI processes on one store) take turns from here on,
     # so stories, documents and alerts come out as one run would make them.
     store = open_store(settings)
     try:
         with store.holding("finalize-run", lease_s=settings.pipeline.lease_s, wait_s=settings.pipeline.lease_s):
             stage("dedup")
-            started = time.perf_counter()
-            dedup = early.dedup
-            dedup.add(assign_stories(settings, now=now))
+            dedup = assign_stories(settings, now=now)
             stage("index")
-            middle = time.perf_counter()
-            index = early.index
-            index.add(index_articles(settings, now=now))
+            index = index_articles(settings, now=now)
             stage("alerts")
-            finish_seconds = {
-                "dedup": early.seconds["dedup"] + middle - started,
-                "index": early.seconds["index"] + time.perf_counter() - middle,
-            }
             alerts = send_alerts(settings, now=now)
     finally:
         store.close()
-    return RunReport(poll=poll, process=process, dedup=dedup, index=index, alerts=alerts, finish_seconds=finish_seconds)
+    return RunReport(poll=poll, process=process, dedup=dedup, index=index, alerts=alerts)

@@ -8,7 +8,10 @@ per article batch keeps small batches cheap. The pool is rebuilt when its shape
 Workers come from a fork server, not from forking the caller: under Airflow the caller
 is a task process holding all of Airflow, and forked children dirty those shared
 pages (reference counts) until each holds a private copy. The fork server imports only
-the analysis code, once, and every worker starts from that.
+the analysis code, once, and every worker starts from that. A worker still re-imports
+the caller's ``__main__`` when it is a script (for the ``airflow`` script, all of Airflow,
+about 80 MB per worker); a package's ``__main__`` is skipped, which is why seedwatch
+starts Airflow as ``python -m airflow`` (:func:`seedwatch.airflow_runner.airflow_command`).
 """
 
 from __future__ import annotations

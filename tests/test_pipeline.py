@@ -6,16 +6,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
-from seedwatch.demo import write_config
 from seedwatch.index import open_index
-from seedwatch.localsite import LocalSite
 from seedwatch.mailsink import MailSink
-from seedwatch.pipeline import RunReport, run_once
+from seedwatch.pipeline import run_once
 from seedwatch.settings import load_settings
 from seedwatch.store import StateStore
-from seedwatch.store.schema import articles
 
 NOW = datetime(2025, 9, 10, 12, 0, tzinfo=UTC)
 
@@ -95,40 +91,3 @@ def test_the_seed_story_and_its_wire_copy_are_one_story(first_run) -> None:  # n
     finally:
         store.close()
     assert len(stories) == 2 and len(set(stories)) == 1
-
-
-def _run_with_batches(tmp_path: Path, site: LocalSite, sink: MailSink, batch_size: int) -> tuple[dict, RunReport, int]:
-    """Stories (canonical URL -> story id), the report, and documents indexed before the final pass."""
-    config = write_config(tmp_path / f"batches-of-{batch_size}", site_url=site.base_url, smtp_port=sink.port)
-    settings = load_settings(config, environ={"SEEDWATCH__PIPELINE__ARTICLE_BATCH_SIZE": str(batch_size)})
-    indexed_early: list[int] = []
-
-    def on_stage(stage: str) -> None:
-        if stage == "dedup":  # processing is over; the final de-duplication and index passes follow
-            index = open_index(settings.index)
-            try:
-                indexed_early.append(index.count())
-            finally:
-                index.close()
-
-    report = run_once(settings, now=NOW, on_stage=on_stage)
-    store = StateStore.open(settings.state.url)
-    try:
-        with store.engine.connect() as conn:
-            stories = dict(conn.execute(sa.select(articles.c.canonical_url, articles.c.story_id)).all())
-    finally:
-        store.close()
-    return stories, report, indexed_early[0]
-
-
-def test_finished_batches_are_deduplicated_and_indexed_while_the_rest_is_processed(
-    news_site: LocalSite, mail_sink: MailSink, tmp_path: Path
-) -> None:
-    one_batch, _, early_in_one = _run_with_batches(tmp_path, news_site, mail_sink, 100)
-    small_batches, report, early_in_small = _run_with_batches(tmp_path, news_site, mail_sink, 4)
-    assert early_in_one == 0  # a single batch: nothing to overlap
-    assert early_in_small > 0  # 8 batches: documents were indexed while later batches ran
-    assert small_batches == one_batch  # the same stories however the work was split
-    assert None not in small_batches.values()
-    assert report.dedup.articles == 30 and report.index.indexed == 30 and report.index.backlog == 0
-    assert set(report.finish_seconds) == {"dedup", "index"}
