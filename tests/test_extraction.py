@@ -17,6 +17,7 @@ from extractors import extract_article
 from extractors.cli import run
 from extractors.continuation import add_sibling_chunks
 from extractors.dates import parse_date, pick_date
+from extractors.news import _looks_like_the_article
 from seedwatch.models import FeedEntry
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
@@ -260,3 +261,19 @@ def test_og_url_is_the_canonical_url_when_there_is_no_canonical_link() -> None:
     article = extract_article(news_page(extra_head=head), "https://m.news.example/x?ref=rss", now=NOW)
     assert article.canonical_url == "https://news.example/world/deal"
     assert extract_article(news_page(), "https://news.example/a", now=NOW).canonical_url == "https://news.example/a"
+
+
+def test_the_fast_pass_is_kept_only_when_it_looks_like_the_article() -> None:
+    prose = (
+        "Libya's eastern commander Khalifa Haftar is expected in Ankara next week, officials said, "
+        "as Turkey deepens its ties with the east of the country after years of backing Tripoli. "
+    ) * 3
+    assert _looks_like_the_article(prose, "Haftar expected in Ankara as Turkey courts eastern Libya")
+    # A site menu: long enough, but mostly one- and two-word lines.
+    menu = "\n".join(["Home", "World", "Politics", "Sport", "Contact us", "Weather"] * 12)
+    assert not _looks_like_the_article(menu + "\n" + prose[:200], "Haftar expected in Ankara")
+    # A "related stories" box: prose, but about something else than the headline.
+    assert not _looks_like_the_article(prose, "Amnesty: more than 100 protesters killed in Iran unrest")
+    # Too short to judge, and a headline without spaced words (Korean) is not compared.
+    assert not _looks_like_the_article("Haftar in Ankara.", "Haftar in Ankara")
+    assert _looks_like_the_article(prose, "엔터 미디어")
