@@ -368,6 +368,9 @@ def assign_stories(settings: Settings, *, now: datetime, batch: int = 500) -> De
                     story_id = stories.same_content(conn, article["content_hash"], article["article_id"])
                     if story_id:
                         summary.exact_duplicates += 1
+                        # The same text has the same bands, already indexed for the first copy:
+                        # indexing them again would only lengthen every later candidate list.
+                        keys = []
                     else:
                         scored = [
                             (estimated_similarity(article["minhash"], signature), candidate_story)

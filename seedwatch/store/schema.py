@@ -79,7 +79,7 @@ articles = Table(
     Column("body_source", String(20), nullable=False, default="feed-summary"),
     Column("extraction_method", String(40)),
     Column("extraction", JSON),  # date sources, word count, teaser flag, direction
-    Column("content_hash", String(64), index=True),
+    Column("content_hash", String(64)),
     Column("minhash", LargeBinary),
     Column("story_id", ID, index=True),
     Column("tags", JSON, nullable=False, default=list),  # [TopicTag as dict]
@@ -148,3 +148,5 @@ leases = Table(
 )
 
 Index("ix_articles_status_next_fetch", articles.c.status, articles.c.next_fetch_at)
+# The first article with a given text: one index step, however many copies of it there are.
+Index("ix_articles_content_hash_first_seen", articles.c.content_hash, articles.c.first_seen_at)
