@@ -40,7 +40,7 @@ def airflow_env(home: Path, config_dir: Path, extra: dict[str, str] | None = Non
 
 def airflow_command(*args: str) -> list[str]:
     """``python -m airflow ...``, not the ``airflow`` script: the analysis workers of a task
-    would re-import a script ``__main__`` (all of Airflow, ~80 MB each), but not a package's
+    would re-import a script ``__main__`` (all of Airflow, ~60 MB each), but not a package's
     ``__main__`` module (see ``seedwatch/workers.py``)."""
     return [sys.executable, "-m", "airflow", *args]
 

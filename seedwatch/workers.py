@@ -10,7 +10,7 @@ is a task process holding all of Airflow, and forked children dirty those shared
 pages (reference counts) until each holds a private copy. The fork server imports only
 the analysis code, once, and every worker starts from that. A worker still re-imports
 the caller's ``__main__`` when it is a script (for the ``airflow`` script, all of Airflow,
-about 80 MB per worker); a package's ``__main__`` is skipped, which is why seedwatch
+about 60 MB per worker); a package's ``__main__`` is skipped, which is why seedwatch
 starts Airflow as ``python -m airflow`` (:func:`seedwatch.airflow_runner.airflow_command`).
 """
 
