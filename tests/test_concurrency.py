@@ -15,9 +15,7 @@ import sqlalchemy as sa
 from seedwatch.demo import write_config
 from seedwatch.localsite import LocalSite
 from seedwatch.mailsink import MailSink
-from seedwatch.settings import load_settings
-from seedwatch.store import StateStore
-from seedwatch.store.schema import articles, index_outbox
+from tests.run_outcome import run_outcome
 
 RUN = """
 import sys
@@ -27,24 +25,6 @@ from seedwatch.pipeline import run_once
 from seedwatch.settings import load_settings
 run_once(load_settings(Path(sys.argv[1]), environ={}), now=datetime(2025, 9, 10, 12, tzinfo=UTC))
 """
-
-
-def _outcome(config: Path) -> dict:
-    settings = load_settings(config, environ={})
-    store = StateStore.open(settings.state.url)
-    try:
-        with store.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(articles.c.url, articles.c.story_id, articles.c.best_grade, articles.c.status)
-            ).all()
-            outbox = conn.execute(sa.select(sa.func.count()).select_from(index_outbox)).scalar_one()
-    finally:
-        store.close()
-    by_url = {url: (grade, status) for url, _, grade, status in rows}
-    story_of = {url: story for url, story, _, _ in rows}
-    # Story ids are article ids of the first copy: compare them as groups of URLs.
-    groups = sorted(sorted(u for u, s in story_of.items() if s == story) for story in set(story_of.values()))
-    return {"articles": by_url, "stories": groups, "outbox": outbox}
 
 
 def test_concurrent_runs_equal_a_single_run(
@@ -71,7 +51,7 @@ def test_concurrent_runs_equal_a_single_run(
             for worker in workers:
                 _, err = worker.communicate(timeout=300)
                 assert worker.returncode == 0, err[-3000:]
-            alone, together = _outcome(single), _outcome(shared)
+            alone, together = run_outcome(single), run_outcome(shared)
             assert together["articles"] == alone["articles"]
             assert len(together["articles"]) == 30
             assert together["stories"] == alone["stories"]

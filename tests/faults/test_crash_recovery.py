@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -39,7 +38,8 @@ from seedwatch.mailsink import MailSink
 from seedwatch.pipeline import run_once
 from seedwatch.settings import load_settings
 from seedwatch.store import StateStore
-from seedwatch.store.schema import articles, index_outbox, leases
+from seedwatch.store.schema import leases
+from tests.run_outcome import run_outcome
 
 NOW = datetime(2025, 9, 10, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=1)
@@ -154,47 +154,6 @@ def _expire_leases(state_url: str) -> None:
         store.close()
 
 
-def _outcome(config: Path) -> dict:
-    """What a run leaves behind, in terms that do not depend on ids or timing."""
-    settings = load_settings(config, environ={})
-    store = StateStore.open(settings.state.url)
-    try:
-        with store.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(
-                    articles.c.article_id, articles.c.url, articles.c.story_id, articles.c.best_grade, articles.c.status
-                )
-            ).all()
-            outbox = conn.execute(sa.select(sa.func.count()).select_from(index_outbox)).scalar_one()
-            ledger = conn.execute(sa.text("SELECT rule, story_id, state FROM alert_ledger")).all()
-            held = conn.execute(sa.select(sa.func.count()).select_from(leases).where(leases.c.owner != "")).scalar_one()
-            leased_articles = conn.execute(
-                sa.select(sa.func.count()).select_from(articles).where(articles.c.lease_owner.is_not(None))
-            ).scalar_one()
-    finally:
-        store.close()
-    url_of = {article_id: url for article_id, url, _, _, _ in rows}
-    story_of = {url: story for _, url, story, _, _ in rows}
-    groups = sorted(sorted(u for u, s in story_of.items() if s == story) for story in set(story_of.values()))
-    index_path = settings.index.sqlite_path
-    with sqlite3.connect(index_path) as index:
-        doc_ids = [row[0] for row in index.execute("SELECT article_id FROM articles")]
-        fts_rows = index.execute("SELECT count(*) FROM articles_fts").fetchone()[0]
-        integrity = index.execute("PRAGMA integrity_check").fetchone()[0]
-    return {
-        "articles": {url: (grade, status) for _, url, _, grade, status in rows},
-        "stories": groups,
-        "outbox": outbox,
-        "ledger": sorted((rule, url_of.get(story, story), state) for rule, story, state in ledger),
-        "held_leases": held,
-        "leased_articles": leased_articles,
-        "doc_ids": sorted(doc_ids),
-        "article_ids": sorted(url_of),
-        "fts_rows": fts_rows,
-        "index_integrity": integrity,
-    }
-
-
 @pytest.fixture(scope="module")
 def site():  # noqa: ANN201
     from seedwatch.demo import serve_site
@@ -212,7 +171,7 @@ def baseline(site: LocalSite, tmp_path_factory: pytest.TempPathFactory) -> dict:
         settings = load_settings(config, environ={})
         run_once(settings, now=NOW)
         run_once(settings, now=LATER)
-        outcome = _outcome(config)
+        outcome = run_outcome(config)
         outcome["subjects"] = sorted(str(m["subject"]) for m in sink.messages)
     assert len(outcome["articles"]) == 30 and len(outcome["subjects"]) == 1
     return outcome
@@ -231,7 +190,7 @@ def _crash_then_rerun(site: LocalSite, baseline: dict, run_dir: Path, crash_at: 
 
         rerun = _run_child(config, LATER, "none")
         assert rerun.returncode == 0, rerun.output
-        outcome = _outcome(config)
+        outcome = run_outcome(config)
         message_ids = [str(m["message-id"]) for m in sink.messages]
         subjects = sorted({str(m["subject"]) for m in sink.messages})
 
@@ -283,7 +242,7 @@ def test_a_run_killed_twice_in_a_row_still_converges(site: LocalSite, baseline: 
             _expire_leases(state_url)
         rerun = _run_child(config, LATER, "none")
         assert rerun.returncode == 0, rerun.output
-        outcome = _outcome(config)
+        outcome = run_outcome(config)
         assert len(sink.messages) == 1
     assert outcome["articles"] == baseline["articles"]
     assert outcome["doc_ids"] == baseline["doc_ids"]
@@ -300,7 +259,7 @@ def test_two_overlapping_runs_on_one_sqlite_store_equal_one_run(
         results = [_finish_child(child, log) for child, log in children]
         for result in results:
             assert result.returncode == 0, result.output
-        outcome = _outcome(config)
+        outcome = run_outcome(config)
         assert len(sink.messages) == 1
     assert outcome["articles"] == baseline["articles"]
     assert outcome["stories"] == baseline["stories"]
