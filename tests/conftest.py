@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from seedwatch.demo import serve_site, write_config
 from seedwatch.localsite import LocalSite
 from seedwatch.mailsink import MailSink
+from tests.postgres import fresh_postgres_database
 
 PG_ADMIN_URL = os.environ.get("SEEDWATCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -58,17 +58,8 @@ def postgres_server():  # noqa: ANN201
 @pytest.fixture
 def postgres_url(postgres_server) -> Iterator[str]:  # noqa: ANN001
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
-    import sqlalchemy as sa
-
-    name = f"seedwatch_test_{uuid.uuid4().hex[:10]}"
-    with postgres_server.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = postgres_server.url.set(database=name).render_as_string(hide_password=False)
-    try:
+    with fresh_postgres_database(postgres_server, "seedwatch_test") as url:
         yield url
-    finally:
-        with postgres_server.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from seedwatch.localsite import LocalSite
 from seedwatch.mailsink import MailSink
 from seedwatch.settings import load_settings
 from seedwatch.store import StateStore
+from tests.postgres import fresh_postgres_database
 
 pytestmark = [pytest.mark.airflow, pytest.mark.postgres]
 
@@ -35,15 +35,8 @@ LOCK_ERRORS = re.compile(
 
 @pytest.fixture
 def airflow_metadata_url(postgres_server) -> Iterator[str]:  # noqa: ANN001
-    name = f"seedwatch_airflow_{uuid.uuid4().hex[:10]}"
-    with postgres_server.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = postgres_server.url.set(drivername="postgresql+psycopg", database=name)
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with postgres_server.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with fresh_postgres_database(postgres_server, "seedwatch_airflow", drivername="postgresql+psycopg") as url:
+        yield url
 
 
 def _indexed_in(cluster: AirflowCluster, run_id: str) -> int:

@@ -10,11 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from seedwatch.demo import write_config
 from seedwatch.localsite import LocalSite
 from seedwatch.mailsink import MailSink
+from tests.postgres import fresh_postgres_database
 from tests.run_outcome import run_outcome
 
 RUN = """
@@ -30,12 +29,7 @@ run_once(load_settings(Path(sys.argv[1]), environ={}), now=datetime(2025, 9, 10,
 def test_concurrent_runs_equal_a_single_run(
     tmp_path: Path, news_site: LocalSite, postgres_url: str, postgres_server
 ) -> None:  # noqa: ANN001
-    import uuid
-
-    single_db = postgres_url.rsplit("/", 1)[0] + f"/seedwatch_single_{uuid.uuid4().hex[:8]}"
-    with postgres_server.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{single_db.rsplit("/", 1)[1]}"'))
-    try:
+    with fresh_postgres_database(postgres_server, "seedwatch_single") as single_db:
         with MailSink() as single_mail, MailSink() as shared_mail:
             single = write_config(
                 tmp_path / "single", site_url=news_site.base_url, smtp_port=single_mail.port, state_url=single_db
@@ -58,6 +52,3 @@ def test_concurrent_runs_equal_a_single_run(
             assert together["outbox"] == alone["outbox"] == 0
             assert len(shared_mail.messages) == len(single_mail.messages) == 1
             assert shared_mail.messages[0]["subject"] == single_mail.messages[0]["subject"]
-    finally:
-        with postgres_server.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{single_db.rsplit("/", 1)[1]}" WITH (FORCE)'))
