@@ -364,14 +364,14 @@ def assign_stories(settings: Settings, *, now: datetime, batch: int = 500) -> De
             with store.engine.begin() as conn:
                 for article in pending:
                     article["first_seen_at"] = as_utc(article["first_seen_at"])
-                    keys = lsh_band_keys(article["minhash"]) if article["minhash"] else []
                     story_id = stories.same_content(conn, article["content_hash"], article["article_id"])
+                    # A copy of a text has the same bands as its first copy, whose bands are
+                    # indexed already: indexing them again would only lengthen candidate lists.
+                    keys: list[str] = []
                     if story_id:
                         summary.exact_duplicates += 1
-                        # The same text has the same bands, already indexed for the first copy:
-                        # indexing them again would only lengthen every later candidate list.
-                        keys = []
                     else:
+                        keys = lsh_band_keys(article["minhash"]) if article["minhash"] else []
                         scored = [
                             (estimated_similarity(article["minhash"], signature), candidate_story)
                             for _, candidate_story, signature in stories.band_candidates(conn, keys)

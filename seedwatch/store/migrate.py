@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -10,9 +9,6 @@ from alembic import command
 from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-# Alembic's migration context is a module global: two threads of one process (a run's
-# processing and its early de-duplication) must not migrate at the same time.
-_alembic_lock = threading.Lock()
 
 
 def alembic_config(engine: sa.Engine) -> Config:
@@ -28,5 +24,4 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
         database = engine.url.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-    with _alembic_lock:
-        command.upgrade(alembic_config(engine), revision)
+    command.upgrade(alembic_config(engine), revision)
