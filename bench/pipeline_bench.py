@@ -123,16 +123,26 @@ def bench_site(feeds: int, items: int, hosts: int, latency: float) -> Iterator[t
 
 
 class TreeRss:
-    """Samples the summed PSS of this process tree (minus ``exclude``) every ``interval`` s."""
+    """Samples the summed PSS of this process tree (minus ``exclude``) every ``interval`` s.
+
+    It also keeps the CPU seconds each descendant has used (``descendants_cpu_s``, the last
+    sample of each): pool workers live through the run, so that is their share of the work.
+    """
 
     def __init__(self, exclude: set[int], interval: float = 0.2, *, include_root: bool = True) -> None:
         self.exclude, self.interval, self.peak_mb = exclude, interval, 0.0
         self.include_root = include_root
+        self._cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    @property
+    def descendants_cpu_s(self) -> float:
+        return sum(seconds for pid, seconds in self._cpu.items() if pid != os.getpid())
+
     def __enter__(self) -> TreeRss:
         self.peak_mb = 0.0
+        self._cpu = {}
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -145,10 +155,22 @@ class TreeRss:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             exclude = self.exclude if self.include_root else self.exclude | {os.getpid()}
-            self.peak_mb = max(self.peak_mb, tree_rss_mb(os.getpid(), exclude))
+            tree = process_tree(os.getpid(), exclude)
+            self.peak_mb = max(self.peak_mb, pss_mb(tree))
+            self._cpu.update((pid, cpu_seconds(pid)) for pid in tree)
 
 
-def tree_rss_mb(root: int, exclude: set[int]) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process has used so far (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(root: int, exclude: set[int]) -> set[int]:
     parents: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -164,7 +186,10 @@ def tree_rss_mb(root: int, exclude: set[int]) -> float:
             if ppid == parent and pid not in tree and pid not in exclude:
                 tree.add(pid)
                 frontier.append(pid)
-    tree -= exclude
+    return tree - exclude
+
+
+def pss_mb(tree: set[int]) -> float:
     # PSS, not RSS: forked workers share their parent's pages, and summing RSS would
     # count those once per worker.
     total_kb = 0
@@ -270,17 +295,24 @@ def make_config(work: Path, bases: list[str], feeds: int, items: int, batch: int
     return config_dir
 
 
-def run_cli(config_dir: Path, exclude: set[int]) -> dict[str, Any]:
+def run_cli(config_dir: Path, exclude: set[int], server_pid: int) -> dict[str, Any]:
     from seedwatch.pipeline import run_once
     from seedwatch.settings import load_settings
 
     settings = load_settings(config_dir)
     now = datetime.now(UTC)
     marks: list[tuple[str, float]] = []
+    server_before, own_before = cpu_seconds(server_pid), os.times()
     with TreeRss(exclude) as rss:
         started = time.perf_counter()
         report = run_once(settings, now=now, on_stage=lambda name: marks.append((name, time.perf_counter())))
         total = time.perf_counter() - started
+    own = os.times()
+    cpu = {
+        "parent": own.user + own.system - own_before.user - own_before.system,
+        "workers": rss.descendants_cpu_s,
+        "site server": cpu_seconds(server_pid) - server_before,
+    }
     marks.append(("end", started + total))
     stages = {name: marks[i + 1][1] - at for i, (name, at) in enumerate(marks[:-1])}
     started = time.perf_counter()
@@ -290,6 +322,7 @@ def run_cli(config_dir: Path, exclude: set[int]) -> dict[str, Any]:
         "seconds": total,
         "stages": stages,
         "peak_rss_mb": rss.peak_mb,
+        "cpu_s": cpu,
         "articles": report.process.articles,
         "extracted": report.process.extracted,
         "fetch_errors": report.process.fetch_errors,
@@ -385,6 +418,11 @@ def print_table(result: dict[str, Any]) -> None:
     if "airflow" in result:
         mem += f", Airflow {result['airflow']['peak_rss_mb']:.0f} MB"
     Console(width=120).print(mem + f"; {cli['extracted']}/{n} bodies from the page, {cli['fetch_errors']} fetch errors")
+    shares = ", ".join(f"{role} {seconds * 1000 / n:.1f}" for role, seconds in cli["cpu_s"].items())
+    busy = sum(cli["cpu_s"].values()) / cli["seconds"]
+    Console(width=120).print(
+        f"CLI CPU per article (ms): {shares}; {busy:.2f} of {os.cpu_count()} cores busy on average"
+    )
 
 
 def main() -> None:
@@ -428,7 +466,7 @@ def main() -> None:
             }
             cli_config = make_config(work / "cli", bases, args.feeds, args.items, args.batch)
             result["workers"] = _worker_count(load_settings(cli_config), args.batch)
-            result["cli"] = run_cli(cli_config, exclude)
+            result["cli"] = run_cli(cli_config, exclude, server_pid)
             if not args.no_airflow:
                 air_config = make_config(work / "airflow-run", bases, args.feeds, args.items, args.batch)
                 result["airflow"] = run_airflow(air_config, work / "airflow-run", exclude)
