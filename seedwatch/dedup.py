@@ -27,7 +27,6 @@ import re
 import unicodedata
 
 import numpy as np
-from datasketch import MinHash
 
 from seedwatch.models import stable_id
 
@@ -93,6 +92,10 @@ def _shingles(text: str) -> list[bytes]:
 
 def minhash_signature(text: str) -> bytes:
     """A MinHash of the text's word 3-shingles, as 512 bytes (for a BLOB column)."""
+    # Imported here: datasketch loads scipy (a second), and the processes that only compare
+    # stored signatures (de-duplication) never need it.
+    from datasketch import MinHash
+
     sketch = MinHash(num_perm=NUM_PERM, seed=_SEED)
     shingles = _shingles(text)
     if shingles:
@@ -106,7 +109,7 @@ def _values(signature: bytes) -> np.ndarray:
     return np.frombuffer(signature, dtype="<u4")
 
 
-_EMPTY = minhash_signature("")
+_EMPTY = np.full(NUM_PERM, 0xFFFFFFFF, dtype="<u4").tobytes()  # datasketch's start value: no shingles
 
 
 def lsh_band_keys(signature: bytes) -> list[str]:

@@ -26,7 +26,7 @@ import structlog
 
 from seedwatch.models import Article, FeedEntry, FetchedPage, FetchStatus, PollStatus, TopicTag, stable_id
 from seedwatch.settings import Settings
-from seedwatch.store import NewArticle, StateStore, StoryIndex, as_utc, new_owner
+from seedwatch.store import NewArticle, StateStore, StoryBatch, StoryIndex, as_utc, new_owner
 
 log = structlog.get_logger(__name__)
 
@@ -204,26 +204,30 @@ def plan_article_batches(settings: Settings, *, now: datetime) -> list[list[str]
     return _chunks(ids, settings.pipeline.article_batch_size)
 
 
+def _pool_size(settings: Settings) -> int:
+    return settings.pipeline.processes or os.cpu_count() or 1
+
+
 def _worker_count(settings: Settings, jobs: int) -> int:
-    wanted = settings.pipeline.processes or os.cpu_count() or 1
-    return max(1, min(wanted, jobs // 4))  # a pool only pays for itself on a few pages each
+    """1 (analyse in this process) for a handful of pages, else the whole shared pool.
+
+    The pool keeps one shape whatever the batch size, so it is started once per process
+    (and can be started early, :func:`seedwatch.workers.prestart_pool`).
+    """
+    return 1 if jobs < 4 else _pool_size(settings)
 
 
 Job = tuple[dict[str, Any], str | None, datetime]
+# Pages handed to a worker at once: one page per job cost a worker 0.6 ms of queue and
+# pickling overhead per page (4 % of the analysis), four pages per job a quarter of that.
+PAGES_PER_JOB = 4
 
 
-def _analyse_all(settings: Settings, jobs: list[Job]) -> list[dict[str, Any]]:
-    """Analyse ``jobs`` in this process, or in the shared pool when there are enough of them."""
+def _analyse_here(settings: Settings, jobs: list[Job]) -> list[dict[str, Any]]:
     from seedwatch.analysis import analyse_in_worker, init_worker
 
-    workers = _worker_count(settings, len(jobs))
-    if workers == 1:
-        init_worker(settings.paths.topics_dir, settings.paths.seeds_dir)
-        return [analyse_in_worker(job) for job in jobs]
-    from seedwatch.workers import analysis_pool
-
-    pool = analysis_pool(workers, settings.paths.topics_dir, settings.paths.seeds_dir)
-    return list(pool.map(analyse_in_worker, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
+    init_worker(settings.paths.topics_dir, settings.paths.seeds_dir)
+    return [analyse_in_worker(job) for job in jobs]
 
 
 def _has_page(page: FetchedPage) -> bool:
@@ -252,37 +256,51 @@ def _fetch_and_analyse(
 
     With a pool, the CPU work overlaps the waiting on the network: every page goes to
     the shared pool when it is fetched, and at most a few pages per worker wait there,
-    so fetching pauses (and memory stays flat) when extraction is the bottleneck.
+    so fetching pauses (and memory stays flat) when extraction is the bottleneck. Pages
+    go to the pool ``PAGES_PER_JOB`` at a time.
     """
-    from seedwatch.analysis import analyse_in_worker
     from seedwatch.fetch import Fetcher, fetch_pages_sync
 
     workers = _worker_count(settings, len(rows))
     if workers == 1:
         fetched = fetch_pages_sync([row["url"] for row in rows], settings.http)
         jobs = [_job(row, page, now) for row, page in zip(rows, fetched, strict=True)]
-        return [(page, _has_page(page)) for page in fetched], _analyse_all(settings, jobs)
-    from seedwatch.workers import analysis_pool
+        return [(page, _has_page(page)) for page in fetched], _analyse_here(settings, jobs)
+    from seedwatch.workers import analyse_jobs, analysis_pool
 
     pool = analysis_pool(workers, settings.paths.topics_dir, settings.paths.seeds_dir)
-    queued_limit = workers * 4
+    queued_limit = workers * 2  # jobs of PAGES_PER_JOB pages each
 
     async def run() -> tuple[list[tuple[FetchedPage, bool]], list[dict[str, Any]]]:
         pages: list[tuple[FetchedPage, bool] | None] = [None] * len(rows)
-        futures: list[asyncio.Future[dict[str, Any]] | None] = [None] * len(rows)
-        queued: set[asyncio.Future[dict[str, Any]]] = set()
+        submitted: list[tuple[list[int], asyncio.Future[list[dict[str, Any]]]]] = []
+        queued: set[asyncio.Future[list[dict[str, Any]]]] = set()
+        unsent: dict[int, FetchedPage] = {}  # fetched, not yet handed to the pool
+
+        async def submit() -> None:
+            nonlocal queued
+            if len(queued) >= queued_limit:
+                _, queued = await asyncio.wait(queued, return_when=asyncio.FIRST_COMPLETED)
+            jobs = [_job(rows[index], page, now) for index, page in unsent.items()]
+            future = asyncio.wrap_future(pool.submit(analyse_jobs, jobs))
+            submitted.append((list(unsent), future))
+            queued.add(future)
+            unsent.clear()
+
         async with Fetcher(settings.http) as fetcher:
             async for index, page in fetcher.iter_pages([row["url"] for row in rows]):
-                job = _job(rows[index], page, now)
                 # The HTML goes to the worker; keeping it here too would hold a whole batch of pages.
                 pages[index] = (dataclasses.replace(page, html=None), _has_page(page))
-                if len(queued) >= queued_limit:
-                    _, queued = await asyncio.wait(queued, return_when=asyncio.FIRST_COMPLETED)
-                future = asyncio.wrap_future(pool.submit(analyse_in_worker, job))
-                futures[index] = future
-                queued.add(future)
-        results = await asyncio.gather(*(f for f in futures if f is not None))
-        return [p for p in pages if p is not None], list(results)
+                unsent[index] = page
+                if len(unsent) >= PAGES_PER_JOB:
+                    await submit()
+            if unsent:
+                await submit()
+        results: list[dict[str, Any] | None] = [None] * len(rows)
+        for indexes, future in submitted:
+            for index, result in zip(indexes, await future, strict=True):
+                results[index] = result
+        return [p for p in pages if p is not None], [r for r in results if r is not None]
 
     pages, results = asyncio.run(run())
     if len(pages) != len(rows):
@@ -360,11 +378,14 @@ def assign_stories(settings: Settings, *, now: datetime, batch: int = 500) -> De
         if not store.acquire_lease("assign-stories", owner=owner, now=now, lease_s=settings.pipeline.lease_s):
             log.info("stories.busy", reason="another run is assigning stories")
             return summary
+        story_of_text: dict[str, str] = {}  # content hash -> story, for copies of a text assigned in this run
         while pending := stories.unassigned(limit=batch):
+            assignments = StoryBatch()
             with store.engine.begin() as conn:
                 for article in pending:
                     article["first_seen_at"] = as_utc(article["first_seen_at"])
-                    story_id = stories.same_content(conn, article["content_hash"], article["article_id"])
+                    text = article["content_hash"]
+                    story_id = story_of_text.get(text) or stories.same_content(conn, text, article["article_id"])
                     # A copy of a text has the same bands as its first copy, whose bands are
                     # indexed already: indexing them again would only lengthen candidate lists.
                     keys: list[str] = []
@@ -373,17 +394,20 @@ def assign_stories(settings: Settings, *, now: datetime, batch: int = 500) -> De
                     else:
                         keys = lsh_band_keys(article["minhash"]) if article["minhash"] else []
                         scored = [
-                            (estimated_similarity(article["minhash"], signature), candidate_story)
-                            for _, candidate_story, signature in stories.band_candidates(conn, keys)
+                            (estimated_similarity(article["minhash"], signature), story)
+                            for candidate, candidate_story, signature in stories.band_candidates(conn, keys)
+                            if (story := candidate_story or assignments.assigned.get(candidate))
                         ]
                         best = max(scored, default=(0.0, None), key=lambda pair: pair[0])
                         if best[1] is not None and best[0] >= NEAR_DUPLICATE_THRESHOLD:
                             story_id = best[1]
                             summary.near_duplicates += 1
                     summary.articles += 1
-                    summary.new_stories += stories.assign(
-                        conn, article, story_id or article["article_id"], keys, now=now
-                    )
+                    story_id = story_id or article["article_id"]
+                    summary.new_stories += assignments.add(article, story_id)
+                    stories.index_bands(conn, article["article_id"], keys)
+                    story_of_text[text] = story_id
+                stories.write(conn, assignments, now=now)
         store.release_lease("assign-stories", owner=owner)
     finally:
         store.close()
@@ -546,7 +570,13 @@ def run_once(settings: Settings, *, now: datetime, on_stage: Callable[[str], Non
     stage("poll")
     poll = PollSummary()
     for batch in plan_feed_batches(settings, now=now):
+        found_before = poll.new_articles
         poll.add(poll_feeds(settings, batch, now=now))
+        if not found_before and poll.new_articles and _pool_size(settings) > 1:
+            # Something to analyse: the workers' start-up (seconds of imports) overlaps the rest of polling.
+            from seedwatch.workers import prestart_pool
+
+            prestart_pool(_pool_size(settings), settings.paths.topics_dir, settings.paths.seeds_dir)
     stage("process")
     process = ProcessSummary()
     for batch in plan_article_batches(settings, now=now):

@@ -12,6 +12,11 @@ the analysis code, once, and every worker starts from that. A worker still re-im
 the caller's ``__main__`` when it is a script (for the ``airflow`` script, all of Airflow,
 about 60 MB per worker); a package's ``__main__`` is skipped, which is why seedwatch
 starts Airflow as ``python -m airflow`` (:func:`seedwatch.airflow_runner.airflow_command`).
+
+The caller does not import the analysis code either (trafilatura, datasketch: 1.8 s and
+about 100 MB): the pool's initializer and entry point are the thin wrappers here, which
+the workers resolve to the module the fork server preloaded. :func:`prestart_pool` starts
+the workers in the background, so that import overlaps the caller's own work (polling).
 """
 
 from __future__ import annotations
@@ -20,17 +25,38 @@ import atexit
 import multiprocessing
 import threading
 from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime
 from pathlib import Path
+from typing import Any
+
+import structlog
+
+log = structlog.get_logger(__name__)
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 _shape: tuple[int, Path, Path] | None = None
 
 
+def _init_worker(topics_dir: Path, seeds_dir: Path) -> None:
+    from seedwatch.analysis import init_worker
+
+    init_worker(topics_dir, seeds_dir)
+
+
+def analyse_jobs(jobs: list[tuple[dict[str, Any], str | None, datetime]]) -> list[dict[str, Any]]:
+    """Several pages in one job: a job's queue and pickling overhead is paid once for them."""
+    from seedwatch.analysis import analyse_in_worker
+
+    return [analyse_in_worker(job) for job in jobs]
+
+
+def _ready() -> None:
+    """A no-op job: a worker that ran it has imported the analysis code and loaded the profiles."""
+
+
 def analysis_pool(workers: int, topics_dir: Path, seeds_dir: Path) -> ProcessPoolExecutor:
     """The shared pool of ``workers`` processes with the profiles of these directories loaded."""
-    from seedwatch.analysis import init_worker  # here, not at the top: the caller need not load the extractors
-
     global _pool, _shape
     shape = (workers, Path(topics_dir), Path(seeds_dir))
     with _lock:
@@ -41,10 +67,28 @@ def analysis_pool(workers: int, topics_dir: Path, seeds_dir: Path) -> ProcessPoo
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["seedwatch.analysis"])
             _pool = ProcessPoolExecutor(
-                max_workers=workers, mp_context=context, initializer=init_worker, initargs=(topics_dir, seeds_dir)
+                max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(topics_dir, seeds_dir)
             )
             _shape = shape
         return _pool
+
+
+def prestart_pool(workers: int, topics_dir: Path, seeds_dir: Path) -> None:
+    """Start the pool's workers in a background thread and return at once.
+
+    Starting a worker waits for the fork server's import of the analysis code; in a
+    thread, that wait overlaps whatever the caller does next.
+    """
+
+    def start() -> None:
+        try:
+            pool = analysis_pool(workers, topics_dir, seeds_dir)
+            for future in [pool.submit(_ready) for _ in range(workers)]:
+                future.result()
+        except Exception as exc:  # noqa: BLE001 - the pool is started again when used, and reports then
+            log.info("workers.prestart_failed", error=repr(exc))
+
+    threading.Thread(target=start, name="seedwatch-prestart-pool", daemon=True).start()
 
 
 def shutdown_pool() -> None:
