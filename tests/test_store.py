@@ -183,3 +183,59 @@ def test_times_come_back_in_utc(state_url: str) -> None:
     with store.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(articles)).scalar_one() == 1
     store.close()
+
+
+@pytest.mark.parametrize("batch", [1, 2, 500])
+def test_stories_group_copies_and_near_copies_whatever_the_batch(state_url: str, batch: int) -> None:
+    """Copies and near-copies join the first article's story, also inside one write batch."""
+    from seedwatch.dedup import content_hash, minhash_signature
+    from seedwatch.pipeline import assign_stories
+    from seedwatch.store.schema import index_outbox, stories
+
+    words = [f"word{n}" for n in range(300)]
+    wire = " ".join(words)
+    texts = {
+        "wire": wire,
+        "copy": wire,
+        "edited": " ".join(words[:280] + ["reported", "by", "another", "outlet"]),
+        "other": " ".join(f"other{n}" for n in range(300)),
+        "copy-again": wire,
+    }
+    store = StateStore.open(state_url)
+    feed = _feed(1)
+    ids = {
+        name: store.record_discovered([_article(f"https://a.example/{name}", feed.feed_id)], now=NOW + timedelta(n))[0]
+        for n, name in enumerate(texts)
+    }
+    owner = new_owner()
+    store.claim_articles(list(ids.values()), now=NOW, owner=owner, lease_s=600, max_attempts=3)
+    store.save_processed_many(
+        [
+            (
+                ids[name],
+                {
+                    "title": name,
+                    "text": text,
+                    "content_hash": content_hash(text),
+                    "minhash": minhash_signature(text),
+                    "body_source": "page",
+                    "processed_at": NOW,
+                    "fetch_attempts": 1,
+                },
+            )
+            for name, text in texts.items()
+        ],
+        owner=owner,
+    )
+    settings = SimpleNamespace(state=SimpleNamespace(url=state_url), pipeline=SimpleNamespace(lease_s=600))
+    summary = assign_stories(settings, now=NOW, batch=batch)  # type: ignore[arg-type]
+    with store.engine.connect() as conn:
+        story_of = dict(conn.execute(sa.select(articles.c.title, articles.c.story_id)).all())
+        counts = dict(conn.execute(sa.select(stories.c.story_id, stories.c.article_count)).all())
+        queued = set(conn.execute(sa.select(index_outbox.c.article_id)).scalars())
+    store.close()
+    assert (summary.articles, summary.new_stories, summary.exact_duplicates, summary.near_duplicates) == (5, 2, 2, 1)
+    assert {story_of[name] for name in ("wire", "copy", "edited", "copy-again")} == {ids["wire"]}
+    assert story_of["other"] == ids["other"]
+    assert counts == {ids["wire"]: 4, ids["other"]: 1}
+    assert queued == set(ids.values())

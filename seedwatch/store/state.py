@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -527,48 +528,72 @@ class StoryIndex:
             .limit(1)
         ).scalar()
 
-    def band_candidates(self, conn: sa.Connection, keys: Sequence[str]) -> list[tuple[str, str, bytes]]:
-        """(article_id, story_id, minhash) of the articles sharing any LSH band."""
+    def band_candidates(self, conn: sa.Connection, keys: Sequence[str]) -> list[tuple[str, str | None, bytes]]:
+        """(article_id, story_id, minhash) of the articles sharing any LSH band.
+
+        The story is None for an article assigned in the open :class:`StoryBatch`
+        (its story is written when the batch is); look it up there.
+        """
         if not keys:
             return []
         ids = sa.select(minhash_bands.c.article_id).where(minhash_bands.c.band_key.in_(list(keys))).distinct()
         rows = conn.execute(
             sa.select(articles.c.article_id, articles.c.story_id, articles.c.minhash)
-            .where(articles.c.article_id.in_(ids), articles.c.story_id.is_not(None))
+            .where(articles.c.article_id.in_(ids))
             .order_by(articles.c.first_seen_at)
         )
         return [(r.article_id, r.story_id, r.minhash) for r in rows]
 
-    def assign(
-        self, conn: sa.Connection, article: dict[str, Any], story_id: str, band_keys: Sequence[str], *, now: datetime
-    ) -> bool:
-        """Give the article its story, index its bands, queue it for the article index; True if a new story."""
-        is_new = story_id == article["article_id"]
-        if is_new:
-            conn.execute(
-                self.store._insert(stories)
-                .values(
-                    story_id=story_id,
-                    title=article["title"] or "",
-                    first_seen_at=article["first_seen_at"],
-                    updated_at=now,
-                    article_count=1,
-                )
-                .on_conflict_do_nothing()
-            )
-        else:
-            conn.execute(
-                sa.update(stories)
-                .where(stories.c.story_id == story_id)
-                .values(article_count=stories.c.article_count + 1, updated_at=now)
-            )
+    def index_bands(self, conn: sa.Connection, article_id: str, band_keys: Sequence[str]) -> None:
+        """Index an article's LSH bands now, so the next articles of the same batch find it."""
         if band_keys:  # one statement for all bands: a statement each was most of de-duplication's time
             conn.execute(
                 self.store._insert(minhash_bands).on_conflict_do_nothing(),
-                [{"band_key": key, "article_id": article["article_id"]} for key in band_keys],
+                [{"band_key": key, "article_id": article_id} for key in band_keys],
             )
-        conn.execute(
-            sa.update(articles).where(articles.c.article_id == article["article_id"]).values(story_id=story_id)
-        )
-        self.store._enqueue(conn, [article["article_id"]], now=now)
-        return is_new
+
+    def write(self, conn: sa.Connection, batch: StoryBatch, *, now: datetime) -> None:
+        """Write a batch's assignments: new stories, article counts, articles' stories, the outbox."""
+        if batch.new_stories:
+            conn.execute(
+                self.store._insert(stories).on_conflict_do_nothing(),
+                [{**story, "updated_at": now, "article_count": 1} for story in batch.new_stories],
+            )
+        if batch.joined:
+            conn.execute(
+                sa.update(stories)
+                .where(stories.c.story_id == sa.bindparam("story"))
+                .values(article_count=stories.c.article_count + sa.bindparam("joined"), updated_at=now),
+                [{"story": story_id, "joined": count} for story_id, count in batch.joined.items()],
+            )
+        if batch.assigned:
+            conn.execute(
+                sa.update(articles)
+                .where(articles.c.article_id == sa.bindparam("article"))
+                .values(story_id=sa.bindparam("story")),
+                [{"article": article_id, "story": story_id} for article_id, story_id in batch.assigned.items()],
+            )
+        self.store._enqueue(conn, list(batch.assigned), now=now)
+
+
+@dataclass
+class StoryBatch:
+    """Story assignments made in one transaction, written together by :meth:`StoryIndex.write`.
+
+    One statement per kind of change for the whole batch instead of four per article.
+    """
+
+    assigned: dict[str, str] = field(default_factory=dict)  # article id -> story id
+    new_stories: list[dict[str, Any]] = field(default_factory=list)
+    joined: Counter[str] = field(default_factory=Counter)  # existing story -> articles added
+
+    def add(self, article: dict[str, Any], story_id: str) -> bool:
+        """Give the article its story; True if that is a new story (the article's own)."""
+        self.assigned[article["article_id"]] = story_id
+        if story_id == article["article_id"]:
+            self.new_stories.append(
+                {"story_id": story_id, "title": article["title"] or "", "first_seen_at": article["first_seen_at"]}
+            )
+            return True
+        self.joined[story_id] += 1  # written after the new stories, so a story made in this batch counts too
+        return False
