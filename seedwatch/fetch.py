@@ -290,33 +290,35 @@ def _content_type_allowed(content_type: str | None, accept: Accept, head: bytes)
     return False
 
 
-class _ShardedTransport(httpx.AsyncBaseTransport):
-    """Connection pools sharded by origin, behind the one client.
+class _PerOriginTransport(httpx.AsyncBaseTransport):
+    """One small connection pool per origin, behind the one client.
 
     httpcore's pool re-examines every pooled connection (an expensive liveness check) each
     time a request starts or ends, so one pool of 32 connections cost more CPU than the
-    fetching itself (docs/fetching.md). Several small pools, each keeping the connections of
-    the origins that hash to it, keep that cost small; the global semaphore still bounds
-    the total.
+    fetching itself (docs/fetching.md). A pool per origin holds at most the host's share of
+    connections (``per_host_concurrency``), whatever the number of hosts; the global
+    semaphore bounds the total. Pools close with the client, at the end of each stage.
     """
 
     def __init__(self, policy: HttpPolicy) -> None:
-        count = max(1, policy.global_concurrency // max(1, policy.per_host_concurrency))
-        limits = httpx.Limits(
-            max_connections=policy.global_concurrency,
-            max_keepalive_connections=max(policy.per_host_concurrency, 2),
-        )
-        tls = ssl.create_default_context(cafile=certifi.where())  # built once: it is slow
-        self._shards = [httpx.AsyncHTTPTransport(verify=tls, limits=limits, retries=0) for _ in range(count)]
+        size = max(policy.per_host_concurrency, 2)
+        self._limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+        self._tls = ssl.create_default_context(cafile=certifi.where())  # built once: it is slow
+        self._pools: dict[tuple[bytes, str, bytes, int | None], httpx.AsyncHTTPTransport] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        origin = f"{request.url.host}:{request.url.port}".encode()
-        shard = self._shards[zlib.crc32(origin) % len(self._shards)]
-        return await shard.handle_async_request(request)
+        # Requests go to a pinned address; the Host is part of the key, so two sites on one
+        # address never share a connection (nor, over TLS, one made for the other's name).
+        origin = (request.url.raw_scheme, request.headers.get("host", ""), request.url.raw_host, request.url.port)
+        pool = self._pools.get(origin)
+        if pool is None:
+            pool = self._pools[origin] = httpx.AsyncHTTPTransport(verify=self._tls, limits=self._limits, retries=0)
+        return await pool.handle_async_request(request)
 
     async def aclose(self) -> None:
-        for shard in self._shards:
-            await shard.aclose()
+        for pool in self._pools.values():
+            await pool.aclose()
+        self._pools.clear()
 
 
 @dataclass(slots=True)
@@ -348,7 +350,7 @@ class Fetcher:
     async def __aenter__(self) -> Self:
         policy = self.policy
         self._client = httpx.AsyncClient(
-            transport=_ShardedTransport(policy),
+            transport=_PerOriginTransport(policy),
             follow_redirects=False,
             trust_env=False,  # no proxies from the environment: the guard checks the real hop
             timeout=httpx.Timeout(

@@ -67,6 +67,7 @@ class RequestLog:
     path: str  # including the query string
     headers: dict[str, str]  # header names lower-cased
     at: float  # time.monotonic()
+    peer: tuple[str, int] = ("", 0)  # the client's address and port: one per connection
 
 
 Handler = Callable[[Request], Response]
@@ -139,7 +140,7 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
     def _dispatch(self, head: bool = False) -> None:
         site = self.server.site
         headers = {name.lower(): value for name, value in self.headers.items()}
-        site._log(RequestLog(self.command, self.path, headers, time.monotonic()))
+        site._log(RequestLog(self.command, self.path, headers, time.monotonic(), tuple(self.client_address[:2])))
         split = urlsplit(self.path)
         request = Request(self.command, split.path, split.query, headers)
         handler = site._find_handler(split.path)

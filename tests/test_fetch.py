@@ -215,6 +215,22 @@ def test_hop_is_sent_to_the_checked_address_with_the_real_host_header(site: Loca
     assert refused.status == FetchStatus.BLOCKED  # "localhost" is loopback, whatever its name
 
 
+def test_connections_are_reused_per_host_and_never_shared_by_two_names_of_one_address(site: LocalSite) -> None:
+    site.add("/a", PAGE)
+    by_name, by_address = f"http://localhost:{site.port}/a", site.url("/a")  # both reach 127.0.0.1
+
+    async def fetch_in_turn() -> None:
+        async with Fetcher(HttpPolicy(allow_networks=LOOPBACK, respect_robots=False)) as fetcher:
+            for url in (by_name, by_address, by_name, by_address):
+                assert (await fetcher.get(url)).status == FetchStatus.OK
+
+    run(fetch_in_turn())
+    hosts = [(request.headers["host"].split(":")[0], request.peer) for request in site.requests]
+    assert [host for host, _ in hosts] == ["localhost", "127.0.0.1", "localhost", "127.0.0.1"]
+    assert hosts[0][1] == hosts[2][1] and hosts[1][1] == hosts[3][1]  # kept alive
+    assert hosts[0][1] != hosts[1][1]  # one connection per name
+
+
 def test_iter_pages_yields_every_page_once(site: LocalSite) -> None:
     for n in range(20):
         site.add(f"/p{n}", f"<html><body>{n}</body></html>")
