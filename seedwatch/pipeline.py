@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -221,6 +221,11 @@ Job = tuple[dict[str, Any], str | None, datetime]
 # Pages handed to a worker at once: one page per job cost a worker 0.6 ms of queue and
 # pickling overhead per page (4 % of the analysis), four pages per job a quarter of that.
 PAGES_PER_JOB = 4
+# Analyses saved in one transaction, in a thread, while the next pages are analysed: saving
+# a whole batch at its end left the workers idle meanwhile (7 % of the processing time).
+SAVE_EVERY = 100
+# Articles per process_articles call in run_once (at least article_batch_size).
+CLI_ARTICLE_BATCH = 2000
 
 
 def _analyse_here(settings: Settings, jobs: list[Job]) -> list[dict[str, Any]]:
@@ -247,69 +252,76 @@ def _job(row: dict[str, Any], page: FetchedPage, now: datetime) -> Job:
     return (row, page.html if ok else None, now)
 
 
-def _fetch_and_analyse(
-    settings: Settings, rows: list[dict[str, Any]], *, now: datetime
-) -> tuple[list[tuple[FetchedPage, bool]], list[dict[str, Any]]]:
-    """Fetch the rows' pages and analyse each as soon as it arrives.
+Analysed = tuple[int, FetchedPage, bool, dict[str, Any]]
 
-    Returns each page without its HTML, with whether it had a usable one, and the analyses.
 
-    With a pool, the CPU work overlaps the waiting on the network: every page goes to
-    the shared pool when it is fetched, and at most a few pages per worker wait there,
-    so fetching pauses (and memory stays flat) when extraction is the bottleneck. Pages
-    go to the pool ``PAGES_PER_JOB`` at a time.
+def _without_html(index: int, page: FetchedPage) -> tuple[int, FetchedPage, bool]:
+    return index, dataclasses.replace(page, html=None), _has_page(page)
+
+
+async def _analysed(settings: Settings, rows: list[dict[str, Any]], *, now: datetime) -> AsyncIterator[Analysed]:
+    """Fetch the rows' pages and analyse them; yields ``(row index, page without its HTML,
+    whether it had a usable one, analysis)`` as analyses complete.
+
+    With a pool, the CPU work overlaps the waiting on the network: pages go to the shared
+    pool ``PAGES_PER_JOB`` at a time as they are fetched, and at most two jobs per worker
+    wait there, so fetching pauses (and memory stays flat) when extraction is the bottleneck.
     """
-    from seedwatch.fetch import Fetcher, fetch_pages_sync
+    from seedwatch.fetch import Fetcher
 
+    urls = [row["url"] for row in rows]
     workers = _worker_count(settings, len(rows))
     if workers == 1:
-        fetched = fetch_pages_sync([row["url"] for row in rows], settings.http)
-        jobs = [_job(row, page, now) for row, page in zip(rows, fetched, strict=True)]
-        return [(page, _has_page(page)) for page in fetched], _analyse_here(settings, jobs)
+        async with Fetcher(settings.http) as fetcher:
+            fetched = await fetcher.fetch_pages(urls)
+        analyses = _analyse_here(settings, [_job(row, page, now) for row, page in zip(rows, fetched, strict=True)])
+        for index, (page, values) in enumerate(zip(fetched, analyses, strict=True)):
+            yield *_without_html(index, page), values
+        return
     from seedwatch.workers import analyse_jobs, analysis_pool
 
     pool = analysis_pool(workers, settings.paths.topics_dir, settings.paths.seeds_dir)
-    queued_limit = workers * 2  # jobs of PAGES_PER_JOB pages each
+    queued: dict[asyncio.Future[list[dict[str, Any]]], list[tuple[int, FetchedPage, bool]]] = {}
+    unsent: list[tuple[int, FetchedPage]] = []  # fetched, not yet handed to the pool
 
-    async def run() -> tuple[list[tuple[FetchedPage, bool]], list[dict[str, Any]]]:
-        pages: list[tuple[FetchedPage, bool] | None] = [None] * len(rows)
-        submitted: list[tuple[list[int], asyncio.Future[list[dict[str, Any]]]]] = []
-        queued: set[asyncio.Future[list[dict[str, Any]]]] = set()
-        unsent: dict[int, FetchedPage] = {}  # fetched, not yet handed to the pool
+    def submit() -> None:
+        jobs = [_job(rows[index], page, now) for index, page in unsent]
+        # The HTML goes to the worker; keeping it here too would hold a whole batch of pages.
+        queued[asyncio.wrap_future(pool.submit(analyse_jobs, jobs))] = [
+            _without_html(index, page) for index, page in unsent
+        ]
+        unsent.clear()
 
-        async def submit() -> None:
-            nonlocal queued
-            if len(queued) >= queued_limit:
-                _, queued = await asyncio.wait(queued, return_when=asyncio.FIRST_COMPLETED)
-            jobs = [_job(rows[index], page, now) for index, page in unsent.items()]
-            future = asyncio.wrap_future(pool.submit(analyse_jobs, jobs))
-            submitted.append((list(unsent), future))
-            queued.add(future)
-            unsent.clear()
+    async def finished(limit: int) -> list[Analysed]:
+        """Wait until at most ``limit`` jobs are queued; the analyses of the finished ones."""
+        done_now: list[Analysed] = []
+        while len(queued) > limit:
+            done, _ = await asyncio.wait(queued, return_when=asyncio.FIRST_COMPLETED)
+            for future in done:
+                pages = queued.pop(future)
+                done_now.extend((*page, values) for page, values in zip(pages, future.result(), strict=True))
+        return done_now
 
-        async with Fetcher(settings.http) as fetcher:
-            async for index, page in fetcher.iter_pages([row["url"] for row in rows]):
-                # The HTML goes to the worker; keeping it here too would hold a whole batch of pages.
-                pages[index] = (dataclasses.replace(page, html=None), _has_page(page))
-                unsent[index] = page
-                if len(unsent) >= PAGES_PER_JOB:
-                    await submit()
-            if unsent:
-                await submit()
-        results: list[dict[str, Any] | None] = [None] * len(rows)
-        for indexes, future in submitted:
-            for index, result in zip(indexes, await future, strict=True):
-                results[index] = result
-        return [p for p in pages if p is not None], [r for r in results if r is not None]
-
-    pages, results = asyncio.run(run())
-    if len(pages) != len(rows):
-        raise RuntimeError(f"fetched {len(pages)} pages for {len(rows)} articles")
-    return pages, results
+    async with Fetcher(settings.http) as fetcher:
+        async for index, page in fetcher.iter_pages(urls):
+            unsent.append((index, page))
+            if len(unsent) >= PAGES_PER_JOB:
+                for item in await finished(workers * 2 - 1):
+                    yield item
+                submit()
+        if unsent:
+            submit()
+    for item in await finished(0):
+        yield item
 
 
 def process_articles(settings: Settings, article_ids: Sequence[str], *, now: datetime) -> ProcessSummary:
-    """Fetch, extract and tag the given articles; each one ends stored, page or not."""
+    """Fetch, extract and tag the given articles; each one ends stored, page or not.
+
+    Analyses are saved ``SAVE_EVERY`` at a time while the next pages are fetched and
+    analysed. If the batch fails part-way, what was saved stays saved and the rest is
+    released for the next run.
+    """
     store = open_store(settings)
     owner = new_owner("process")
     summary = ProcessSummary()
@@ -321,37 +333,82 @@ def process_articles(settings: Settings, article_ids: Sequence[str], *, now: dat
             lease_s=settings.pipeline.lease_s,
             max_attempts=settings.pipeline.max_fetch_attempts,
         )
-        if not rows:
-            return summary
+        unsaved = {row["article_id"]: row for row in rows}
         try:
-            pages, results = _fetch_and_analyse(settings, rows, now=now)
-        except Exception:
-            store.release_articles([row["article_id"] for row in rows], owner=owner)
+            asyncio.run(_process_rows(settings, store, rows, unsaved, owner=owner, now=now, summary=summary))
+        except BaseException:
+            if unsaved:
+                store.release_articles(list(unsaved), owner=owner)
             raise
-        to_save: list[tuple[str, dict[str, Any]]] = []
-        for row, (page, has_page), values in zip(rows, pages, results, strict=True):
-            summary.articles += 1
-            fetched = page.status is FetchStatus.OK
-            summary.fetched += fetched
-            summary.fetch_errors += not has_page
-            attempts = row["fetch_attempts"] + 1
-            values["fetch_attempts"] = attempts
-            values["last_fetch_error"] = None if fetched else f"{page.status.value}: {page.error or page.http_status}"
-            if values["body_source"] == "page":
-                summary.extracted += 1
-            else:
-                summary.fallback += 1
-                # Kept from the feed; the page is tried again later, a bounded number of times.
-                values["next_fetch_at"] = now + timedelta(seconds=settings.pipeline.retry_fetch_after_s * attempts)
-            summary.relevant += values["best_grade"] == 2
-            summary.partial += values["best_grade"] == 1
-            to_save.append((row["article_id"], values))
-        saved = store.save_processed_many(to_save, owner=owner)
-        summary.errors.extend(f"lease lost for {row['url']}" for row, ok in zip(rows, saved, strict=True) if not ok)
     finally:
         store.close()
     log.info("articles.processed", **{k: v for k, v in asdict(summary).items() if k != "errors"})
     return summary
+
+
+async def _process_rows(
+    settings: Settings,
+    store: StateStore,
+    rows: list[dict[str, Any]],
+    unsaved: dict[str, dict[str, Any]],
+    *,
+    owner: str,
+    now: datetime,
+    summary: ProcessSummary,
+) -> None:
+    saving: asyncio.Task[None] | None = None
+    ready: list[tuple[str, dict[str, Any]]] = []
+
+    async def save(batch: list[tuple[str, dict[str, Any]]]) -> None:
+        # In a thread: the event loop keeps fetching and feeding the workers meanwhile.
+        saved = await asyncio.to_thread(store.save_processed_many, batch, owner=owner)
+        for (article_id, _), ok in zip(batch, saved, strict=True):
+            row = unsaved.pop(article_id)
+            if not ok:
+                summary.errors.append(f"lease lost for {row['url']}")
+
+    async def flush() -> None:
+        nonlocal saving
+        if saving is not None:
+            await saving  # one save at a time, in order
+        saving = asyncio.create_task(save(list(ready))) if ready else None
+        ready.clear()
+
+    async for index, page, usable, values in _analysed(settings, rows, now=now):
+        row = rows[index]
+        summary.fetch_errors += not usable
+        ready.append((row["article_id"], _processed_values(settings, row, page, values, now=now, summary=summary)))
+        if len(ready) >= SAVE_EVERY:
+            await flush()
+    await flush()
+    await flush()  # waits for the last save
+
+
+def _processed_values(
+    settings: Settings,
+    row: dict[str, Any],
+    page: FetchedPage,
+    values: dict[str, Any],
+    *,
+    now: datetime,
+    summary: ProcessSummary,
+) -> dict[str, Any]:
+    """The analysis plus the fetch bookkeeping of one article, counted in ``summary``."""
+    summary.articles += 1
+    fetched = page.status is FetchStatus.OK
+    summary.fetched += fetched
+    attempts = row["fetch_attempts"] + 1
+    values["fetch_attempts"] = attempts
+    values["last_fetch_error"] = None if fetched else f"{page.status.value}: {page.error or page.http_status}"
+    if values["body_source"] == "page":
+        summary.extracted += 1
+    else:
+        summary.fallback += 1
+        # Kept from the feed; the page is tried again later, a bounded number of times.
+        values["next_fetch_at"] = now + timedelta(seconds=settings.pipeline.retry_fetch_after_s * attempts)
+    summary.relevant += values["best_grade"] == 2
+    summary.partial += values["best_grade"] == 1
+    return values
 
 
 # -- de-duplication --------------------------------------------------------------
@@ -579,7 +636,10 @@ def run_once(settings: Settings, *, now: datetime, on_stage: Callable[[str], Non
             prestart_pool(_pool_size(settings), settings.paths.topics_dir, settings.paths.seeds_dir)
     stage("process")
     process = ProcessSummary()
-    for batch in plan_article_batches(settings, now=now):
+    # Batches are the unit of Airflow's mapped tasks; in one process, a few long streams
+    # avoid a start and a drain of the workers per batch.
+    ids = [article_id for batch in plan_article_batches(settings, now=now) for article_id in batch]
+    for batch in _chunks(ids, max(settings.pipeline.article_batch_size, CLI_ARTICLE_BATCH)):
         process.add(process_articles(settings, batch, now=now))
     # Concurrent runs (several CLI processes on one store) take turns from here on,
     # so stories, documents and alerts come out as one run would make them.

@@ -91,3 +91,38 @@ def test_the_seed_story_and_its_wire_copy_are_one_story(first_run) -> None:  # n
     finally:
         store.close()
     assert len(stories) == 2 and len(set(stories)) == 1
+
+
+def test_a_batch_that_fails_part_way_keeps_what_it_saved_and_releases_the_rest(
+    demo_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Analyses are saved while later pages are still processed; a failure loses none of them."""
+    from seedwatch import pipeline
+
+    settings = load_settings(demo_config, environ={})
+    for batch in pipeline.plan_feed_batches(settings, now=NOW):
+        pipeline.poll_feeds(settings, batch, now=NOW)
+    ids = [article_id for batch in pipeline.plan_article_batches(settings, now=NOW) for article_id in batch]
+    assert len(ids) == 30
+    real_save, saves = StateStore.save_processed_many, []
+
+    def save_then_fail(self: StateStore, results, *, owner: str) -> list[bool]:  # noqa: ANN001
+        saves.append(len(results))
+        if len(saves) == 3:
+            raise RuntimeError("database went away")
+        return real_save(self, results, owner=owner)
+
+    monkeypatch.setattr(pipeline, "SAVE_EVERY", 5)
+    monkeypatch.setattr(StateStore, "save_processed_many", save_then_fail)
+    with pytest.raises(RuntimeError, match="database went away"):
+        pipeline.process_articles(settings, ids, now=NOW)
+    monkeypatch.setattr(StateStore, "save_processed_many", real_save)
+    store = StateStore.open(settings.state.url)
+    try:
+        assert saves[:2] == [5, 5]
+        assert store.count_articles(status="processed") == 10
+        # The other 20 are not leased any more: the next run takes them at once.
+        assert len(store.processable_article_ids(now=NOW, max_attempts=3, limit=100)) == 20
+    finally:
+        store.close()
+    assert pipeline.process_articles(settings, ids, now=NOW).articles == 20
