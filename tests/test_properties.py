@@ -174,6 +174,20 @@ def test_query_folding_is_idempotent(text: str) -> None:
     assert tokens(" ".join(tokens(text))) == tokens(text)
 
 
+def _fold_keyword_by_definition(text: str) -> str:
+    """The folding spelled out character by character (what the fast paths must equal)."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold()).casefold()
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    arabic = str.maketrans({"ة": "ه", "ى": "ي", "ٱ": "ا", "ـ": None, "ı": "i"})
+    return " ".join(unicodedata.normalize("NFC", stripped).translate(arabic).split())
+
+
+@FAST
+@given(st.one_of(nasty_text, st.text(alphabet=st.sampled_from("abc déf ’“” ğışç ة ى ٱ ـ أُ ﻻ")), st.text()))
+def test_query_folding_equals_its_definition(text: str) -> None:
+    assert fold_keyword(text) == _fold_keyword_by_definition(text)
+
+
 @pytest.mark.parametrize(
     ("variants", "expected"),
     [

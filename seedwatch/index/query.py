@@ -75,8 +75,20 @@ def fold_keyword(text: str) -> str:
     runs of spaces (the Elasticsearch ``folded`` normalizer does the same)."""
     # Case-folded again after NFKD: compatibility forms (𝑨, Ａ, Ⅻ) decompose to capitals.
     decomposed = unicodedata.normalize("NFKD", text.casefold()).casefold()
-    stripped = decomposed if decomposed.isascii() else decomposed.translate(_FOLD_TABLE)
+    if decomposed.isascii():
+        stripped = decomposed
+    elif len(decomposed.encode("ascii", "ignore")) < len(decomposed) // 2:
+        stripped = decomposed.translate(_FOLD_TABLE)  # mostly Arabic, Cyrillic...: one pass is cheaper
+    else:  # mostly ASCII (curly quotes, a few accents): only the runs that need it
+        stripped = _NON_ASCII_RUN.sub(_fold_run, decomposed)
     return " ".join(unicodedata.normalize("NFC", stripped).split())
+
+
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+
+
+def _fold_run(match: re.Match[str]) -> str:
+    return match.group().translate(_FOLD_TABLE)
 
 
 def fold(text: str) -> str:
