@@ -514,10 +514,12 @@ def article_from_row(row: dict[str, Any]) -> Article:
 def index_articles(settings: Settings, *, now: datetime, batch: int = 500) -> IndexSummary:
     """Drain the outbox into the article index; what the index refuses stays queued."""
     from seedwatch.index import article_to_doc, open_index
+    from seedwatch.workers import running_pool
 
     store = open_store(settings)
     summary = IndexSummary()
-    index = open_index(settings.index)
+    # The analysis workers are idle by now (in a whole run in one process): they fold documents.
+    index = open_index(settings.index, executor=running_pool())
     try:
         index.ensure_ready()
         _install_rule_queries(settings)

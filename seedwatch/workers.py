@@ -73,6 +73,12 @@ def analysis_pool(workers: int, topics_dir: Path, seeds_dir: Path) -> ProcessPoo
         return _pool
 
 
+def running_pool() -> ProcessPoolExecutor | None:
+    """The shared pool if this process has started one (and it works), without starting one."""
+    with _lock:
+        return None if _pool is None or getattr(_pool, "_broken", False) else _pool
+
+
 def prestart_pool(workers: int, topics_dir: Path, seeds_dir: Path) -> None:
     """Start the pool's workers in a background thread and return at once.
 

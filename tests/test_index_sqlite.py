@@ -174,3 +174,43 @@ def test_fts5_and_the_in_memory_matcher_agree_on_any_text(
     assert index.upsert([doc])[0].ok
     assert (index.search(query).total == 1) == matches(node, doc)
     index.close()
+
+
+def _many_docs(copies: int) -> list[dict]:
+    docs = []
+    for n in range(copies):
+        for doc in DOCS.values():
+            docs.append({**doc, "article_id": f"{doc['article_id'][:30]}{n:010d}"})
+    return docs
+
+
+class _BrokenPool:
+    def map(self, *_args: object, **_kwargs: object) -> object:
+        from concurrent.futures.process import BrokenProcessPool
+
+        raise BrokenProcessPool("a worker died")
+
+
+def test_documents_prepared_in_worker_processes_index_the_same(tmp_path: Path) -> None:
+    """Folding can run in the analysis workers; the index is the same, and a broken pool only slows it."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    docs = _many_docs(120 // len(DOCS) + 1)
+    assert len(docs) >= 100  # enough for the pool to be used
+    queries = ["libya", '"maritime deal"', "grade:relevant", "-haftar turkey"]
+    results = {}
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("forkserver")) as pool:
+        for name, executor in (("here", None), ("pool", pool), ("broken", _BrokenPool())):
+            index = SqliteArticleIndex(tmp_path / f"{name}.db", executor=executor)  # type: ignore[arg-type]
+            outcomes = index.upsert(docs)
+            assert all(outcome.ok for outcome in outcomes) and len(outcomes) == len(docs)
+            results[name] = [
+                (found.total, sorted(hit.article_id for hit in found.hits))
+                for found in (index.search(query, limit=500) for query in queries)
+            ]
+            stored = [index.get(doc["article_id"]) for doc in docs]
+            index.close()
+            assert stored == docs
+    assert results["pool"] == results["here"] == results["broken"]
+    assert results["here"][0][0] > 0

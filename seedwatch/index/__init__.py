@@ -2,13 +2,15 @@
 
 Public surface::
 
-    open_index(settings: IndexSettings) -> ArticleIndex
+    open_index(settings: IndexSettings, executor=None) -> ArticleIndex
     article_to_doc(article) -> dict          the indexed document (id = article_id)
     matches(query, doc) -> bool              the query language, evaluated in memory
     parse(query) -> Query                    raises QuerySyntaxError (with the position)
 """
 
 from __future__ import annotations
+
+from concurrent.futures import Executor
 
 from seedwatch.index.base import (
     ArticleIndex,
@@ -39,12 +41,15 @@ __all__ = [
 ]
 
 
-def open_index(settings: IndexSettings) -> ArticleIndex:
-    """The configured backend; opening does no network I/O (``ensure_ready`` does)."""
+def open_index(settings: IndexSettings, *, executor: Executor | None = None) -> ArticleIndex:
+    """The configured backend; opening does no network I/O (``ensure_ready`` does).
+
+    ``executor``: worker processes the SQLite backend may prepare documents in.
+    """
     if settings.backend == "elasticsearch":
         from seedwatch.index.elastic import ElasticArticleIndex
 
         return ElasticArticleIndex(settings.elasticsearch)
     from seedwatch.index.sqlite_fts import SqliteArticleIndex
 
-    return SqliteArticleIndex(settings.sqlite_path, busy_timeout_s=settings.sqlite_busy_timeout_s)
+    return SqliteArticleIndex(settings.sqlite_path, busy_timeout_s=settings.sqlite_busy_timeout_s, executor=executor)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +53,11 @@ _SNIPPET_CHARS = 160
 class SqliteArticleIndex:
     """:class:`seedwatch.index.base.ArticleIndex` on SQLite FTS5."""
 
-    def __init__(self, path: Path | str, *, busy_timeout_s: float = 30.0) -> None:
+    def __init__(self, path: Path | str, *, busy_timeout_s: float = 30.0, executor: Executor | None = None) -> None:
+        """``executor``: processes to prepare documents in (folding a body is most of the
+        work of indexing it); without one they are prepared here."""
         self.path = Path(path)
+        self.executor = executor
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE for writes).
         self.conn = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None)
@@ -72,23 +76,16 @@ class SqliteArticleIndex:
 
     def upsert(self, docs: Sequence[dict]) -> list[IndexOutcome]:
         self.ensure_ready()
-        outcomes: list[IndexOutcome] = []
-        rows: list[tuple[str, tuple[Any, ...], tuple[str, str, str]]] = []
-        for doc in docs:
-            article_id = str(doc.get("article_id") or "")
-            missing = [key for key in _REQUIRED if not doc.get(key)]
-            if missing:
-                outcomes.append(
-                    IndexOutcome(article_id, False, f"document lacks {', '.join(missing)}", retryable=False)
-                )
-                continue
-            try:
-                rows.append((article_id, _row(doc), _fts_row(doc)))
-            except (TypeError, ValueError) as exc:  # not JSON-serialisable, bad field types
-                outcomes.append(IndexOutcome(article_id, False, f"invalid document: {exc}", retryable=False))
+        refused: list[IndexOutcome] = []
+        written: list[str] = []
         try:
             self.conn.execute("BEGIN IMMEDIATE")
-            for article_id, row, fts in rows:
+            # Written as they are prepared: with an executor, the next documents are folded meanwhile.
+            for article_id, row, fts, error in self._prepare(docs):
+                if error is not None:
+                    refused.append(IndexOutcome(article_id, False, error, retryable=False))
+                    continue
+                written.append(article_id)
                 rowid = self.conn.execute(
                     "INSERT INTO articles (article_id, doc, outlet, language, country, story_id, grade, score,"
                     " published_at, topics, facets, actors) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
@@ -96,21 +93,49 @@ class SqliteArticleIndex:
                     " language=excluded.language, country=excluded.country, story_id=excluded.story_id,"
                     " grade=excluded.grade, score=excluded.score, published_at=excluded.published_at,"
                     " topics=excluded.topics, facets=excluded.facets, actors=excluded.actors RETURNING rowid",
-                    (article_id, *row),
+                    (article_id, *row),  # type: ignore[misc]
                 ).fetchone()[0]
                 self.conn.execute("DELETE FROM articles_fts WHERE rowid = ?", (rowid,))
                 self.conn.execute(
-                    "INSERT INTO articles_fts (rowid, title, summary, body) VALUES (?,?,?,?)", (rowid, *fts)
+                    "INSERT INTO articles_fts (rowid, title, summary, body) VALUES (?,?,?,?)",
+                    (rowid, *fts),  # type: ignore[misc]
                 )
             self.conn.execute("COMMIT")
         except sqlite3.Error as exc:  # locked for too long, disk full: the outbox retries later
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
-            log.warning("index.sqlite.write_failed", error=str(exc), documents=len(rows))
-            return outcomes + [
-                IndexOutcome(article_id, False, f"sqlite: {exc}", retryable=True) for article_id, _, _ in rows
+            log.warning("index.sqlite.write_failed", error=str(exc), documents=len(docs))
+            unwritten = {outcome.article_id for outcome in refused}
+            return refused + [
+                IndexOutcome(str(doc.get("article_id") or ""), False, f"sqlite: {exc}", retryable=True)
+                for doc in docs
+                if str(doc.get("article_id") or "") not in unwritten
             ]
-        return outcomes + [IndexOutcome(article_id, True) for article_id, _, _ in rows]
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        return refused + [IndexOutcome(article_id, True) for article_id in written]
+
+    def _prepare(self, docs: Sequence[dict]) -> Iterator[Prepared]:
+        if self.executor is None or len(docs) < 2 * _PREPARE_CHUNK:
+            yield from prepare_documents(docs)
+            return
+        chunks = [docs[i : i + _PREPARE_CHUNK] for i in range(0, len(docs), _PREPARE_CHUNK)]
+        pooled: Iterator[list[Prepared]] | None = None
+        try:
+            pooled = self.executor.map(prepare_documents, chunks)
+        except Exception as exc:  # noqa: BLE001 - a broken pool must not stop indexing
+            log.warning("index.prepare_pool_failed", error=repr(exc))
+        for chunk in chunks:
+            part = None
+            if pooled is not None:
+                try:
+                    part = next(pooled)
+                except Exception as exc:  # noqa: BLE001 - the rest is prepared here
+                    log.warning("index.prepare_pool_failed", error=repr(exc))
+                    pooled = None
+            yield from prepare_documents(chunk) if part is None else part
 
     def search(self, query: str, *, limit: int = 20, offset: int = 0) -> SearchResults:
         self.ensure_ready()
@@ -155,6 +180,30 @@ class SqliteArticleIndex:
 
     def close(self) -> None:
         self.conn.close()
+
+
+# (article id, column values, full-text row, why the document is refused)
+Prepared = tuple[str, tuple[Any, ...] | None, tuple[str, str, str] | None, str | None]
+_PREPARE_CHUNK = 50
+
+
+def prepare_documents(docs: Sequence[dict]) -> list[Prepared]:
+    """Each document's column values and folded full-text row, or why it is refused.
+
+    A pure function, so :class:`SqliteArticleIndex` can run it in other processes.
+    """
+    prepared: list[Prepared] = []
+    for doc in docs:
+        article_id = str(doc.get("article_id") or "")
+        missing = [key for key in _REQUIRED if not doc.get(key)]
+        if missing:
+            prepared.append((article_id, None, None, f"document lacks {', '.join(missing)}"))
+            continue
+        try:
+            prepared.append((article_id, _row(doc), _fts_row(doc), None))
+        except (TypeError, ValueError) as exc:  # not JSON-serialisable, bad field types
+            prepared.append((article_id, None, None, f"invalid document: {exc}"))
+    return prepared
 
 
 def _row(doc: dict[str, Any]) -> tuple[Any, ...]:
