@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from extractors import extract_article
-from seedwatch.dedup import content_hash, minhash_signature
+from seedwatch.dedup import fingerprints
 from seedwatch.models import ExtractedArticle, FeedEntry, TopicTag
 from seedwatch.relevance import TopicProfile, load_profiles, tag_article
 from seedwatch.urls import canonicalize_url
@@ -56,6 +56,7 @@ def analyse_article(
     tags = tag_topics(profiles, title=title, text=text, language=language)
     best = max(tags, key=lambda t: (t.grade, t.score), default=None)
     canonical = canonicalize_url(extracted.canonical_url) if from_page and extracted.canonical_url else None
+    text_hash, signature = fingerprints(f"{title}\n{text}")
     return {
         "title": title,
         "text": text,
@@ -75,8 +76,8 @@ def analyse_article(
             "text_direction": extracted.text_direction,
             "page_canonical_url": canonical,
         },
-        "content_hash": content_hash(f"{title}\n{text}"),
-        "minhash": minhash_signature(f"{title}\n{text}"),
+        "content_hash": text_hash,
+        "minhash": signature,
         "tags": [tag.to_dict() for tag in tags],
         "best_grade": best.grade if best else 0,
         "best_score": best.score if best else 0.0,

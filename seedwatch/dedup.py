@@ -36,6 +36,7 @@ __all__ = [
     "NUM_PERM",
     "content_hash",
     "estimated_similarity",
+    "fingerprints",
     "guid_key",
     "lsh_band_keys",
     "minhash_signature",
@@ -66,7 +67,17 @@ def normalise_text(text: str) -> str:
 
 def content_hash(text: str) -> str:
     """SHA-1 hex of the normalised text: equal for the same text however it is formatted."""
-    return hashlib.sha1(normalise_text(text).encode("utf-8")).hexdigest()
+    return _content_hash(normalise_text(text))
+
+
+def fingerprints(text: str) -> tuple[str, bytes]:
+    """``(content_hash(text), minhash_signature(text))``, normalising the text once."""
+    normalised = normalise_text(text)
+    return _content_hash(normalised), _signature(normalised.split())
+
+
+def _content_hash(normalised: str) -> str:
+    return hashlib.sha1(normalised.encode("utf-8")).hexdigest()
 
 
 def url_key(canonical_url: str) -> str:
@@ -79,8 +90,7 @@ def guid_key(feed_id: str, guid: str) -> str:
     return stable_id(f"{feed_id}\x1f{guid.strip()}")
 
 
-def _shingles(text: str) -> list[bytes]:
-    words = normalise_text(text).split()
+def _shingles(words: list[str]) -> list[bytes]:
     if len(words) < SHINGLE_WORDS:
         return [" ".join(words).encode("utf-8")] if words else []
     return list(
@@ -92,12 +102,16 @@ def _shingles(text: str) -> list[bytes]:
 
 def minhash_signature(text: str) -> bytes:
     """A MinHash of the text's word 3-shingles, as 512 bytes (for a BLOB column)."""
+    return _signature(normalise_text(text).split())
+
+
+def _signature(words: list[str]) -> bytes:
     # Imported here: datasketch loads scipy (a second), and the processes that only compare
     # stored signatures (de-duplication) never need it.
     from datasketch import MinHash
 
     sketch = MinHash(num_perm=NUM_PERM, seed=_SEED)
-    shingles = _shingles(text)
+    shingles = _shingles(words)
     if shingles:
         sketch.update_batch(shingles)
     return np.asarray(sketch.hashvalues, dtype="<u4").tobytes()

@@ -12,6 +12,7 @@ from seedwatch.dedup import (
     NEAR_DUPLICATE_THRESHOLD,
     content_hash,
     estimated_similarity,
+    fingerprints,
     guid_key,
     lsh_band_keys,
     minhash_signature,
@@ -101,3 +102,8 @@ def test_near_duplicate_precision_on_the_whole_relevance_dev_set() -> None:
     ]
     assert len(flagged) >= 5
     assert sum(flagged) / len(flagged) == 1.0
+
+
+def test_fingerprints_equal_the_hash_and_signature_computed_apart() -> None:
+    for text in ("", "one", "Haftar to visit Türkiye", "Libya's  parliament,\nTOBRUK — ratifies the deal. " * 20):
+        assert fingerprints(text) == (content_hash(text), minhash_signature(text))
