@@ -111,8 +111,10 @@ def poll_feeds(settings: Settings, feed_ids: Sequence[str], *, now: datetime, fo
     """Poll the given feeds that are due (all of them with ``force``) and not leased by another worker."""
     from seedwatch.fetch import Fetcher
     from seedwatch.polling import poll_feed, reschedule
+    from seedwatch.workers import running_pool
 
     store = open_store(settings)
+    parser = running_pool(warm=True)  # in a whole run, the workers started for the articles parse the later feeds
     owner = new_owner("poll")
     summary = PollSummary()
     timezones = {feed.feed_id: feed.timezone for feed in settings.feeds}
@@ -133,6 +135,7 @@ def poll_feeds(settings: Settings, feed_ids: Sequence[str], *, now: datetime, fo
                             state=_feed_state(row),
                             timezone=timezones.get(row["feed_id"], "UTC"),
                             now=now,
+                            parser=parser,
                         )
                         for row in rows
                     ),

@@ -25,16 +25,22 @@ item for ``quiet_factor`` × its usual gap, and at least 6 hours) or ``never-pol
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import math
+from concurrent.futures import BrokenExecutor, Executor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import pydantic
+import structlog
 
-from seedwatch.feeds import parse_feed
+from seedwatch.feeds import ParsedFeed, parse_feed
 from seedwatch.fetch import Fetcher
 from seedwatch.models import FeedEntry, FetchStatus, PollStatus
+
+log = structlog.get_logger(__name__)
 
 __all__ = [
     "FeedHealth",
@@ -130,8 +136,12 @@ async def poll_feed(
     state: FeedState,
     timezone: str = "UTC",
     now: datetime | None = None,
+    parser: Executor | None = None,
 ) -> PollResult:
-    """Poll one feed with conditional GET and body hashing; never raises for expected failures."""
+    """Poll one feed with conditional GET and body hashing; never raises for expected failures.
+
+    ``parser``: processes to parse the feed in (parsing is most of polling's CPU), else here.
+    """
     headers: dict[str, str] = {}
     if state.etag:
         headers["If-None-Match"] = state.etag
@@ -159,7 +169,8 @@ async def poll_feed(
     common = {"http_status": fetched.http_status, "etag": etag, "last_modified": last_modified}
     if body_hash == state.body_hash:
         return PollResult(status=PollStatus.NOT_MODIFIED, body_hash=body_hash, **common)  # type: ignore[arg-type]
-    parsed = parse_feed(
+    parse = functools.partial(
+        parse_feed,
         fetched.body,
         feed_id=feed_id,
         base_url=fetched.final_url,
@@ -167,10 +178,19 @@ async def poll_feed(
         timezone=timezone,
         now=now,
     )
+    parsed = await _parse_in(parser, parse) if parser is not None else parse()
     if parsed.error is not None:
         # No body hash: the next poll must parse again rather than call it "not modified".
         return PollResult(status=PollStatus.SOFT, error=parsed.error, **common)  # type: ignore[arg-type]
     return PollResult(status=PollStatus.OK, entries=parsed.entries, body_hash=body_hash, **common)  # type: ignore[arg-type]
+
+
+async def _parse_in(parser: Executor, parse: functools.partial[ParsedFeed]) -> ParsedFeed:
+    try:
+        return await asyncio.get_running_loop().run_in_executor(parser, parse)
+    except BrokenExecutor as exc:  # a dead worker pool: parse here instead
+        log.warning("feed.parse_pool_failed", error=repr(exc))
+        return parse()
 
 
 def _clamp(seconds: float, policy: PollingPolicy) -> int:

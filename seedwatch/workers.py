@@ -36,6 +36,7 @@ log = structlog.get_logger(__name__)
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 _shape: tuple[int, Path, Path] | None = None
+_warm: ProcessPoolExecutor | None = None  # the pool whose workers have all run a job
 
 
 def _init_worker(topics_dir: Path, seeds_dir: Path) -> None:
@@ -73,10 +74,15 @@ def analysis_pool(workers: int, topics_dir: Path, seeds_dir: Path) -> ProcessPoo
         return _pool
 
 
-def running_pool() -> ProcessPoolExecutor | None:
-    """The shared pool if this process has started one (and it works), without starting one."""
+def running_pool(*, warm: bool = False) -> ProcessPoolExecutor | None:
+    """The shared pool if this process has started one (and it works), without starting one.
+
+    ``warm``: only once its workers are up, so a job sent to it does not wait for their start.
+    """
     with _lock:
-        return None if _pool is None or getattr(_pool, "_broken", False) else _pool
+        if _pool is None or getattr(_pool, "_broken", False) or (warm and _warm is not _pool):
+            return None
+        return _pool
 
 
 def prestart_pool(workers: int, topics_dir: Path, seeds_dir: Path) -> None:
@@ -87,10 +93,13 @@ def prestart_pool(workers: int, topics_dir: Path, seeds_dir: Path) -> None:
     """
 
     def start() -> None:
+        global _warm
         try:
             pool = analysis_pool(workers, topics_dir, seeds_dir)
             for future in [pool.submit(_ready) for _ in range(workers)]:
                 future.result()
+            with _lock:
+                _warm = pool
         except Exception as exc:  # noqa: BLE001 - the pool is started again when used, and reports then
             log.info("workers.prestart_failed", error=repr(exc))
 

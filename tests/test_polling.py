@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -24,9 +27,11 @@ def rss(*items: tuple[str, str]) -> bytes:
     return f'<?xml version="1.0"?><rss version="2.0"><channel><title>LO</title>{body}</channel></rss>'.encode()
 
 
-async def poll(url: str, state: FeedState) -> PollResult:
+async def poll(url: str, state: FeedState, parser: Executor | None = None) -> PollResult:
     async with Fetcher(HTTP) as fetcher:
-        return await poll_feed(fetcher, feed_id="lo", url=url, state=state, timezone="Africa/Tripoli", now=NOW)
+        return await poll_feed(
+            fetcher, feed_id="lo", url=url, state=state, timezone="Africa/Tripoli", now=NOW, parser=parser
+        )
 
 
 def test_conditional_get_gives_not_modified_and_keeps_validators() -> None:
@@ -42,6 +47,23 @@ def test_conditional_get_gives_not_modified_and_keeps_validators() -> None:
         assert site.requests[-1].headers["if-modified-since"] == first.last_modified
         after = reschedule(state, second, new_items=0, now=NOW + timedelta(minutes=15), policy=POLICY)
         assert (after.etag, after.body_hash) == (state.etag, state.body_hash)
+
+
+class _BrokenPool(Executor):
+    def submit(self, *_args: object, **_kwargs: object):  # noqa: ANN202
+        raise BrokenProcessPool("a worker died")
+
+
+def test_a_feed_parsed_in_worker_processes_gives_the_same_entries() -> None:
+    """In a whole run the idle analysis workers parse feeds; a dead pool only moves parsing back here."""
+    items = [(str(n), f"Haber {n}: Dbeibah ve Erdoğan") for n in range(30)]
+    with LocalSite() as site, ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver")) as pool:
+        site.add("/feed", rss(*items), content_type="application/rss+xml")
+        here = asyncio.run(poll(site.url("/feed"), FeedState()))
+        pooled = asyncio.run(poll(site.url("/feed"), FeedState(), parser=pool))
+        broken = asyncio.run(poll(site.url("/feed"), FeedState(), parser=_BrokenPool()))
+    assert here.status is PollStatus.OK and len(here.entries) == 30
+    assert pooled == here and broken == here
 
 
 def test_changed_body_behind_an_unchanged_etag_is_seen() -> None:
