@@ -239,3 +239,17 @@ def test_stories_group_copies_and_near_copies_whatever_the_batch(state_url: str,
     assert story_of["other"] == ids["other"]
     assert counts == {ids["wire"]: 4, ids["other"]: 1}
     assert queued == set(ids.values())
+
+
+def test_the_next_articles_without_a_story_are_one_index_range(tmp_path) -> None:  # noqa: ANN001
+    """De-duplication reads them once per batch: a scan of every processed article made a run quadratic."""
+    from sqlalchemy.dialects import sqlite
+
+    from seedwatch.store import StoryIndex
+
+    store = StateStore.open(f"sqlite:///{tmp_path / 'state.db'}")
+    query = StoryIndex.unassigned_query(500).compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True})
+    with store.engine.connect() as conn:
+        plan = " ".join(row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}"))
+    store.close()
+    assert "ix_articles_story_first_seen" in plan and "TEMP B-TREE" not in plan, plan

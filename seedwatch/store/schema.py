@@ -81,7 +81,7 @@ articles = Table(
     Column("extraction", JSON),  # date sources, word count, teaser flag, direction
     Column("content_hash", String(64)),
     Column("minhash", LargeBinary),
-    Column("story_id", ID, index=True),
+    Column("story_id", ID),
     Column("tags", JSON, nullable=False, default=list),  # [TopicTag as dict]
     Column("best_grade", Integer, index=True),
     Column("best_score", Float),
@@ -150,3 +150,6 @@ leases = Table(
 Index("ix_articles_status_next_fetch", articles.c.status, articles.c.next_fetch_at)
 # The first article with a given text: one index step, however many copies of it there are.
 Index("ix_articles_content_hash_first_seen", articles.c.content_hash, articles.c.first_seen_at)
+# The articles without a story, in first-seen order (de-duplication's next batch), and the
+# articles of a story: one index range either way.
+Index("ix_articles_story_first_seen", articles.c.story_id, articles.c.first_seen_at, articles.c.article_id)

@@ -501,7 +501,13 @@ class StoryIndex:
         self.store = store
 
     def unassigned(self, *, limit: int) -> list[dict[str, Any]]:
-        query = (
+        with self.store.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(self.unassigned_query(limit))]
+
+    @staticmethod
+    def unassigned_query(limit: int) -> sa.Select[Any]:
+        """The next processed articles without a story, first seen first (one index range)."""
+        return (
             sa.select(
                 articles.c.article_id,
                 articles.c.title,
@@ -513,8 +519,6 @@ class StoryIndex:
             .order_by(articles.c.first_seen_at, articles.c.article_id)
             .limit(limit)
         )
-        with self.store.engine.connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(query)]
 
     def same_content(self, conn: sa.Connection, content_hash: str, article_id: str) -> str | None:
         return conn.execute(
