@@ -444,7 +444,7 @@ def main() -> None:
         with bench_site(args.feeds, args.items, args.hosts, args.latency) as (directory, bases, server_pid):
             exclude = {server_pid}
             from seedwatch.fetch import HttpPolicy
-            from seedwatch.pipeline import _worker_count
+            from seedwatch.processing import _worker_count
             from seedwatch.settings import load_settings
 
             # In a child process, so the pages and parsers it loads do not swell this process

@@ -97,7 +97,7 @@ def test_a_batch_that_fails_part_way_keeps_what_it_saved_and_releases_the_rest(
     demo_config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Analyses are saved while later pages are still processed; a failure loses none of them."""
-    from seedwatch import pipeline
+    from seedwatch import pipeline, processing
 
     settings = load_settings(demo_config, environ={})
     for batch in pipeline.plan_feed_batches(settings, now=NOW):
@@ -112,7 +112,7 @@ def test_a_batch_that_fails_part_way_keeps_what_it_saved_and_releases_the_rest(
             raise RuntimeError("database went away")
         return real_save(self, results, owner=owner)
 
-    monkeypatch.setattr(pipeline, "SAVE_EVERY", 5)
+    monkeypatch.setattr(processing, "SAVE_EVERY", 5)
     monkeypatch.setattr(StateStore, "save_processed_many", save_then_fail)
     with pytest.raises(RuntimeError, match="database went away"):
         pipeline.process_articles(settings, ids, now=NOW)

@@ -1,0 +1,249 @@
+"""The processing stage: fetch the claimed articles' pages, analyse them in the worker pool, save.
+
+Fetching (async, in this process) overlaps the CPU-bound analysis (extract, tag,
+fingerprint: :mod:`seedwatch.analysis`, in the shared pool of :mod:`seedwatch.workers`),
+and saving (a thread) overlaps both. Memory stays flat: pages wait in the pool's queue
+only a few jobs deep, and a page's HTML is dropped here once it has gone to a worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+
+from seedwatch.models import FetchedPage, FetchStatus
+from seedwatch.settings import Settings
+from seedwatch.store import StateStore, new_owner
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class ProcessSummary:
+    articles: int = 0
+    fetched: int = 0
+    extracted: int = 0  # body from the page
+    fallback: int = 0  # body from the feed summary
+    fetch_errors: int = 0
+    relevant: int = 0
+    partial: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: ProcessSummary) -> None:
+        for name, value in asdict(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
+
+def pool_size(settings: Settings) -> int:
+    """Analysis worker processes: ``pipeline.processes``, else one per core."""
+    return settings.pipeline.processes or os.cpu_count() or 1
+
+
+def _worker_count(settings: Settings, jobs: int) -> int:
+    """1 (analyse in this process) for a handful of pages, else the whole shared pool.
+
+    The pool keeps one shape whatever the batch size, so it is started once per process
+    (and can be started early, :func:`seedwatch.workers.prestart_pool`).
+    """
+    return 1 if jobs < 4 else pool_size(settings)
+
+
+Job = tuple[dict[str, Any], str | None, datetime]
+# Pages handed to a worker at once: a job's queue and pickling overhead is paid per job
+# (a worker used 15.1 ms per page at one page per job, 14.5 ms at ten).
+PAGES_PER_JOB = 4
+# Analyses saved in one transaction, in a thread, while the next pages are analysed: saving
+# a whole batch at its end left the workers idle meanwhile (4 % of the stage at 4k articles).
+SAVE_EVERY = 100
+# Articles per process_articles call in run_once (at least article_batch_size).
+CLI_ARTICLE_BATCH = 2000
+
+
+def _analyse_here(settings: Settings, jobs: list[Job]) -> list[dict[str, Any]]:
+    from seedwatch.analysis import analyse_in_worker, init_worker
+
+    init_worker(settings.paths.topics_dir, settings.paths.seeds_dir)
+    return [analyse_in_worker(job) for job in jobs]
+
+
+def _has_page(page: FetchedPage) -> bool:
+    return page.status is FetchStatus.OK and bool(page.html)
+
+
+def _job(row: dict[str, Any], page: FetchedPage, now: datetime) -> Job:
+    ok = _has_page(page)
+    if not ok:
+        log.warning(
+            "article.fetch_failed",
+            url=row["url"],
+            status=page.status.value,
+            http_status=page.http_status,
+            error=page.error,
+        )
+    return (row, page.html if ok else None, now)
+
+
+Analysed = tuple[int, FetchedPage, bool, dict[str, Any]]
+
+
+def _without_html(index: int, page: FetchedPage) -> tuple[int, FetchedPage, bool]:
+    return index, dataclasses.replace(page, html=None), _has_page(page)
+
+
+async def _analysed(settings: Settings, rows: list[dict[str, Any]], *, now: datetime) -> AsyncIterator[Analysed]:
+    """Fetch the rows' pages and analyse them; yields ``(row index, page without its HTML,
+    whether it had a usable one, analysis)`` as analyses complete.
+
+    With a pool, the CPU work overlaps the waiting on the network: pages go to the shared
+    pool ``PAGES_PER_JOB`` at a time as they are fetched, and at most two jobs per worker
+    wait there, so fetching pauses (and memory stays flat) when extraction is the bottleneck.
+    """
+    from seedwatch.fetch import Fetcher
+
+    urls = [row["url"] for row in rows]
+    workers = _worker_count(settings, len(rows))
+    if workers == 1:
+        async with Fetcher(settings.http) as fetcher:
+            fetched = await fetcher.fetch_pages(urls)
+        analyses = _analyse_here(settings, [_job(row, page, now) for row, page in zip(rows, fetched, strict=True)])
+        for index, (page, values) in enumerate(zip(fetched, analyses, strict=True)):
+            yield *_without_html(index, page), values
+        return
+    from seedwatch.workers import analyse_jobs, analysis_pool
+
+    pool = analysis_pool(workers, settings.paths.topics_dir, settings.paths.seeds_dir)
+    queued: dict[asyncio.Future[list[dict[str, Any]]], list[tuple[int, FetchedPage, bool]]] = {}
+    unsent: list[tuple[int, FetchedPage]] = []  # fetched, not yet handed to the pool
+
+    def submit() -> None:
+        jobs = [_job(rows[index], page, now) for index, page in unsent]
+        # The HTML goes to the worker; keeping it here too would hold a whole batch of pages.
+        queued[asyncio.wrap_future(pool.submit(analyse_jobs, jobs))] = [
+            _without_html(index, page) for index, page in unsent
+        ]
+        unsent.clear()
+
+    async def finished(limit: int) -> list[Analysed]:
+        """Wait until at most ``limit`` jobs are queued; the analyses of the finished ones."""
+        done_now: list[Analysed] = []
+        while len(queued) > limit:
+            done, _ = await asyncio.wait(queued, return_when=asyncio.FIRST_COMPLETED)
+            for future in done:
+                pages = queued.pop(future)
+                done_now.extend((*page, values) for page, values in zip(pages, future.result(), strict=True))
+        return done_now
+
+    async with Fetcher(settings.http) as fetcher:
+        async for index, page in fetcher.iter_pages(urls):
+            unsent.append((index, page))
+            if len(unsent) >= PAGES_PER_JOB:
+                for item in await finished(workers * 2 - 1):
+                    yield item
+                submit()
+        if unsent:
+            submit()
+    for item in await finished(0):
+        yield item
+
+
+def process_articles(settings: Settings, article_ids: Sequence[str], *, now: datetime) -> ProcessSummary:
+    """Fetch, extract and tag the given articles; each one ends stored, page or not.
+
+    Analyses are saved ``SAVE_EVERY`` at a time while the next pages are fetched and
+    analysed. If the batch fails part-way, what was saved stays saved and the rest is
+    released for the next run.
+    """
+    store = StateStore.open(settings.state.url)
+    owner = new_owner("process")
+    summary = ProcessSummary()
+    try:
+        rows = store.claim_articles(
+            article_ids,
+            now=now,
+            owner=owner,
+            lease_s=settings.pipeline.lease_s,
+            max_attempts=settings.pipeline.max_fetch_attempts,
+        )
+        unsaved = {row["article_id"]: row for row in rows}
+        try:
+            asyncio.run(_process_rows(settings, store, rows, unsaved, owner=owner, now=now, summary=summary))
+        except BaseException:
+            if unsaved:
+                store.release_articles(list(unsaved), owner=owner)
+            raise
+    finally:
+        store.close()
+    log.info("articles.processed", **{k: v for k, v in asdict(summary).items() if k != "errors"})
+    return summary
+
+
+async def _process_rows(
+    settings: Settings,
+    store: StateStore,
+    rows: list[dict[str, Any]],
+    unsaved: dict[str, dict[str, Any]],
+    *,
+    owner: str,
+    now: datetime,
+    summary: ProcessSummary,
+) -> None:
+    saving: asyncio.Task[None] | None = None
+    ready: list[tuple[str, dict[str, Any]]] = []
+
+    async def save(batch: list[tuple[str, dict[str, Any]]]) -> None:
+        # In a thread: the event loop keeps fetching and feeding the workers meanwhile.
+        saved = await asyncio.to_thread(store.save_processed_many, batch, owner=owner)
+        for (article_id, _), ok in zip(batch, saved, strict=True):
+            row = unsaved.pop(article_id)
+            if not ok:
+                summary.errors.append(f"lease lost for {row['url']}")
+
+    async def flush() -> None:
+        nonlocal saving
+        if saving is not None:
+            await saving  # one save at a time, in order
+        saving = asyncio.create_task(save(list(ready))) if ready else None
+        ready.clear()
+
+    async for index, page, usable, values in _analysed(settings, rows, now=now):
+        row = rows[index]
+        summary.fetch_errors += not usable
+        ready.append((row["article_id"], _processed_values(settings, row, page, values, now=now, summary=summary)))
+        if len(ready) >= SAVE_EVERY:
+            await flush()
+    await flush()
+    await flush()  # waits for the last save
+
+
+def _processed_values(
+    settings: Settings,
+    row: dict[str, Any],
+    page: FetchedPage,
+    values: dict[str, Any],
+    *,
+    now: datetime,
+    summary: ProcessSummary,
+) -> dict[str, Any]:
+    """The analysis plus the fetch bookkeeping of one article, counted in ``summary``."""
+    summary.articles += 1
+    fetched = page.status is FetchStatus.OK
+    summary.fetched += fetched
+    attempts = row["fetch_attempts"] + 1
+    values["fetch_attempts"] = attempts
+    values["last_fetch_error"] = None if fetched else f"{page.status.value}: {page.error or page.http_status}"
+    if values["body_source"] == "page":
+        summary.extracted += 1
+    else:
+        summary.fallback += 1
+        # Kept from the feed; the page is tried again later, a bounded number of times.
+        values["next_fetch_at"] = now + timedelta(seconds=settings.pipeline.retry_fetch_after_s * attempts)
+    summary.relevant += values["best_grade"] == 2
+    summary.partial += values["best_grade"] == 1
+    return values
