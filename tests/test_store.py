@@ -125,7 +125,11 @@ def test_articles_are_claimed_exclusively_and_saved(state_url: str) -> None:
     }
     assert store.save_processed(ids[0], values, owner=owner)
     assert not store.save_processed(ids[1], values, owner="not-the-owner")
+    with pytest.raises(ValueError, match=r"not columns of the articles table: \['txet'\]"):
+        store.save_processed(ids[2], {**values, "txet": "a typo must not vanish silently"}, owner=owner)
     assert store.count_articles(status="processed") == 1
+    saved = store.article_rows([ids[0]])[0]
+    assert (saved["text"], saved["best_score"], saved["lease_owner"], saved["lease_until"]) == ("body", 0.9, None, None)
     store.close()
 
 

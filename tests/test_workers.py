@@ -40,10 +40,13 @@ def test_the_pool_gives_what_in_process_analysis_gives() -> None:
 
 def test_the_pipeline_process_does_not_load_the_extractors() -> None:
     """Workers import trafilatura and datasketch; the process running the stages need not
-    (a second of start-up and about 100 MB in every Airflow task)."""
-    heavy = ("trafilatura", "datasketch", "scipy", "seedwatch.analysis")
+    (a second of start-up and about 100 MB in every Airflow task), nor the Elasticsearch
+    client on SQLite (0.4 s)."""
+    heavy = ("trafilatura", "datasketch", "scipy", "seedwatch.analysis", "elasticsearch")
     code = (
         "import sys, seedwatch.pipeline, seedwatch.workers, seedwatch.dedup, seedwatch.store;"
+        # The stages on the embedded default (SQLite) need no Elasticsearch client either.
+        "import seedwatch.alerting, seedwatch.index.percolate, seedwatch.index.sqlite_fts;"
         f"print([m for m in {heavy!r} if m in sys.modules])"
     )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT)

@@ -14,10 +14,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
-from elasticsearch import helpers
 
 from seedwatch.index.base import ElasticsearchSettings, IndexSettings
-from seedwatch.index.elastic import _create_index, _es, make_client, percolator_index_body
 from seedwatch.index.query import matches, parse, to_elasticsearch
 
 log = structlog.get_logger(__name__)
@@ -29,6 +27,10 @@ def install_percolator_rules(settings: IndexSettings | ElasticsearchSettings, ru
     Every query is parsed first, so one bad rule raises ``QuerySyntaxError`` before
     anything is changed.
     """
+    from elasticsearch import helpers
+
+    from seedwatch.index.elastic import _create_index, _es, make_client, percolator_index_body
+
     es = _es(settings)
     compiled = [(name, to_elasticsearch(parse(query))) for name, query in rules]
     client = make_client(es)
@@ -64,6 +66,9 @@ def install_percolator_rules(settings: IndexSettings | ElasticsearchSettings, ru
 
 def percolate(settings: IndexSettings | ElasticsearchSettings, doc: dict[str, Any]) -> list[str]:
     """Names of the stored rules that ``doc`` (an indexed article document) matches, sorted."""
+    # Imported here: on SQLite the alert stage never loads the Elasticsearch client (0.4 s).
+    from seedwatch.index.elastic import _es, make_client
+
     es = _es(settings)
     client = make_client(es)
     try:

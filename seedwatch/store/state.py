@@ -31,6 +31,17 @@ from seedwatch.store.schema import articles, feed_guids, feeds, index_outbox, le
 log = structlog.get_logger(__name__)
 
 
+_ARTICLE_COLUMNS = frozenset(articles.c.keys())
+_SAVE_PROCESSED = (
+    sa.update(articles)
+    .where(
+        articles.c.article_id == sa.bindparam("key_article_id"),
+        articles.c.lease_owner == sa.bindparam("key_owner"),
+    )
+    .returning(articles.c.story_id)
+)
+
+
 def new_owner(prefix: str = "worker") -> str:
     """A unique lease owner token for one claim."""
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
@@ -367,11 +378,14 @@ class StateStore:
         return saved
 
     def _save_processed(self, conn: sa.Connection, article_id: str, values: dict[str, Any], *, owner: str) -> bool:
+        # One statement for every article: its SET clause comes from the parameters' keys,
+        # so SQLAlchemy compiles it once per set of columns instead of building it per article.
+        if unknown := values.keys() - _ARTICLE_COLUMNS:
+            raise ValueError(f"not columns of the articles table: {sorted(unknown)}")
         updated = conn.execute(
-            sa.update(articles)
-            .where(articles.c.article_id == article_id, articles.c.lease_owner == owner)
-            .values(**values, status="processed", lease_owner=None, lease_until=None)
-            .returning(articles.c.story_id)
+            _SAVE_PROCESSED,
+            {**values, "status": "processed", "lease_owner": None, "lease_until": None}
+            | {"key_article_id": article_id, "key_owner": owner},
         ).first()
         # A first processing waits for de-duplication to give it a story before it
         # is indexed; a re-processed article (page fetched on a retry) is re-indexed now.
