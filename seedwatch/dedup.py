@@ -93,11 +93,9 @@ def guid_key(feed_id: str, guid: str) -> str:
 def _shingles(words: list[str]) -> list[bytes]:
     if len(words) < SHINGLE_WORDS:
         return [" ".join(words).encode("utf-8")] if words else []
-    return list(
-        dict.fromkeys(
-            " ".join(words[i : i + SHINGLE_WORDS]).encode("utf-8") for i in range(len(words) - SHINGLE_WORDS + 1)
-        )
-    )
+    # The distinct shingles in order of first appearance (a repeated one changes nothing).
+    shingles = dict.fromkeys(map(" ".join, zip(*(words[i:] for i in range(SHINGLE_WORDS)), strict=False)))
+    return [shingle.encode("utf-8") for shingle in shingles]
 
 
 def minhash_signature(text: str) -> bytes:
@@ -110,11 +108,19 @@ def _signature(words: list[str]) -> bytes:
     # stored signatures (de-duplication) never need it.
     from datasketch import MinHash
 
-    sketch = MinHash(num_perm=NUM_PERM, seed=_SEED)
+    global _permutations, _scheme
+    if _permutations is None:  # drawn from the seed once per process, not once per article
+        first = MinHash(num_perm=NUM_PERM, seed=_SEED)
+        _permutations, _scheme = first.permutations, first.scheme
+    sketch = MinHash(num_perm=NUM_PERM, seed=_SEED, permutations=_permutations, scheme=_scheme)
     shingles = _shingles(words)
     if shingles:
         sketch.update_batch(shingles)
     return np.asarray(sketch.hashvalues, dtype="<u4").tobytes()
+
+
+_permutations: tuple[np.ndarray, np.ndarray] | None = None
+_scheme: str | None = None
 
 
 def _values(signature: bytes) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from seedwatch.dedup import (
     NEAR_DUPLICATE_THRESHOLD,
+    NUM_PERM,
     content_hash,
     estimated_similarity,
     fingerprints,
@@ -36,6 +38,27 @@ def test_changed_guid_for_the_same_url_is_not_a_new_article() -> None:
     assert guid_key(first[0], first[1]) != guid_key(second[0], second[1])  # GUID level misses it
     assert url_key(canonicalize_url(first[2])) == url_key(canonicalize_url(second[2]))  # URL level catches it
     assert guid_key("feed-a", "1") != guid_key("feed-b", "1")  # GUIDs are scoped to their feed
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "Libya", "Haftar visits", "Haftar visits Ankara", "Haftar visits Ankara. Haftar visits Ankara again!"],
+)
+def test_a_signature_is_datasketchs_minhash_of_the_distinct_word_3_shingles(text: str) -> None:
+    from datasketch import MinHash
+
+    words = " ".join(text.casefold().replace(".", " ").replace("!", " ").split()).split()
+    shingles = {" ".join(words[i : i + 3]) for i in range(max(len(words) - 2, 1))} if words else set()
+    reference = MinHash(num_perm=NUM_PERM, seed=1)
+    reference.update_batch([shingle.encode() for shingle in shingles])
+    assert minhash_signature(text) == bytes(reference.hashvalues.astype("<u4"))
+
+
+def test_signatures_stored_by_earlier_releases_stay_comparable() -> None:
+    # Pinned: a change of seed, shingling, hash or datasketch's scheme would silently stop
+    # new articles from matching the stories already in the store.
+    text = "Turkish lawmakers authorize sending troops to fight in Libya, and Haftar visits Ankara"
+    assert hashlib.sha1(minhash_signature(text)).hexdigest() == "2328fe0cc3404963a57819c2fc5967c7655f061e"
 
 
 def test_signatures_are_serialisable_and_deterministic() -> None:
