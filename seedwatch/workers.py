@@ -66,7 +66,9 @@ def analysis_pool(workers: int, topics_dir: Path, seeds_dir: Path) -> ProcessPoo
             if _pool is not None:
                 _pool.shutdown(wait=not broken, cancel_futures=True)
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["seedwatch.analysis"])
+            # datasketch too: seedwatch.dedup imports it lazily (the caller compares stored
+            # signatures without it), so otherwise each worker would import it (1 s) itself.
+            context.set_forkserver_preload(["seedwatch.analysis", "datasketch"])
             _pool = ProcessPoolExecutor(
                 max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(topics_dir, seeds_dir)
             )
