@@ -7,8 +7,9 @@ per article batch keeps small batches cheap. The pool is rebuilt when its shape
 
 Workers come from a fork server, not from forking the caller: under Airflow the caller
 is a task process holding all of Airflow, and forked children dirty those shared
-pages (reference counts) until each holds a private copy. The fork server imports only
-the analysis code, once, and every worker starts from that. A worker still re-imports
+pages (reference counts) until each holds a private copy. The fork server loads only
+the analysis code and its models, once (:mod:`seedwatch.worker_preload`), and every
+worker starts from that. A worker still re-imports
 the caller's ``__main__`` when it is a script (for the ``airflow`` script, all of Airflow,
 about 60 MB per worker); a package's ``__main__`` is skipped, which is why seedwatch
 starts Airflow as ``python -m airflow`` (:func:`seedwatch.airflow_runner.airflow_command`).
@@ -66,9 +67,7 @@ def analysis_pool(workers: int, topics_dir: Path, seeds_dir: Path) -> ProcessPoo
             if _pool is not None:
                 _pool.shutdown(wait=not broken, cancel_futures=True)
             context = multiprocessing.get_context("forkserver")
-            # datasketch too: seedwatch.dedup imports it lazily (the caller compares stored
-            # signatures without it), so otherwise each worker would import it (1 s) itself.
-            context.set_forkserver_preload(["seedwatch.analysis", "datasketch"])
+            context.set_forkserver_preload(["seedwatch.worker_preload"])
             _pool = ProcessPoolExecutor(
                 max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(topics_dir, seeds_dir)
             )

@@ -38,6 +38,18 @@ def test_the_pool_gives_what_in_process_analysis_gives() -> None:
     assert any(result["best_grade"] == 2 for result in pooled)
 
 
+def test_workers_start_with_what_the_fork_server_loaded_once() -> None:
+    """datasketch and the language model are loaded before a worker's first article."""
+    loaded = (
+        "'datasketch' in __import__('sys').modules and __import__('py3langid.langid').langid.IDENTIFIER is not None"
+    )
+    try:
+        pool = analysis_pool(1, PROJECT / "config" / "topics", PROJECT / "seeds")
+        assert pool.submit(eval, loaded).result() is True
+    finally:
+        shutdown_pool()
+
+
 def test_the_pipeline_process_does_not_load_the_extractors() -> None:
     """Workers import trafilatura and datasketch; the process running the stages need not
     (a second of start-up and about 100 MB in every Airflow task), nor the Elasticsearch
