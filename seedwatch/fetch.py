@@ -1,6 +1,6 @@
 """A polite and safe async HTTP client for feeds and article pages.
 
-One ``Fetcher`` owns one ``httpx.AsyncClient`` and enforces, for every request:
+One ``Fetcher`` owns one set of httpx connection pools and enforces, for every request:
 
 - the SSRF guard (``seedwatch.netguard``) on every hop: redirects are followed here, not by
   httpx, and each hop is sent to the address that was checked (the Host header and TLS SNI
@@ -15,7 +15,13 @@ One ``Fetcher`` owns one ``httpx.AsyncClient`` and enforces, for every request:
   advertise gzip and deflate and inflate ourselves in bounded steps, so a compression bomb
   never occupies more than ``max_body_bytes``;
 - content-type checks (HTML for pages; XML, text or unlabelled for feeds);
-- charset detection when the declaration is missing or wrong.
+- charset detection when the declaration is missing or wrong;
+- no cookies: every request stands alone, so one site's cookies never reach another site
+  on the same address (requests are addressed to the checked IP, which is what a cookie
+  jar would key them on).
+
+Requests go straight to the transport: httpx's client would only add what the list above
+does itself (redirects), or must not do (cookies), for 0.15 ms of CPU per request.
 
 Expected failures come back as ``HttpResult``/``FetchedPage`` with a ``FetchStatus``;
 exceptions escape only for programming errors.
@@ -336,32 +342,32 @@ class _Robots:
 
 
 class Fetcher:
-    """An async context manager owning one HTTP client, the limits and the robots cache."""
+    """An async context manager owning the connection pools, the limits and the robots cache."""
 
     def __init__(self, policy: HttpPolicy) -> None:
         self.policy = policy
         self._allow = parse_networks(policy.allow_networks)
-        self._client: httpx.AsyncClient | None = None
+        self._transport: _PerOriginTransport | None = None
+        self._headers = {
+            "Accept": "*/*",
+            "Accept-Encoding": "gzip, deflate",
+            "Connection": "keep-alive",
+            "User-Agent": policy.user_agent,
+        }
+        self._timeout = httpx.Timeout(
+            connect=policy.connect_timeout_s,
+            read=policy.read_timeout_s,
+            write=policy.read_timeout_s,
+            pool=policy.total_timeout_s,
+        ).as_dict()
         self._global: asyncio.Semaphore | None = None
         self._hosts: dict[str, _HostSlot] = {}
         self._robots: dict[str, _Robots] = {}
         self._robots_locks: dict[str, asyncio.Lock] = {}
 
     async def __aenter__(self) -> Self:
-        policy = self.policy
-        self._client = httpx.AsyncClient(
-            transport=_PerOriginTransport(policy),
-            follow_redirects=False,
-            trust_env=False,  # no proxies from the environment: the guard checks the real hop
-            timeout=httpx.Timeout(
-                connect=policy.connect_timeout_s,
-                read=policy.read_timeout_s,
-                write=policy.read_timeout_s,
-                pool=policy.total_timeout_s,
-            ),
-            headers={"User-Agent": policy.user_agent, "Accept-Encoding": "gzip, deflate"},
-        )
-        self._global = asyncio.Semaphore(policy.global_concurrency)
+        self._transport = _PerOriginTransport(self.policy)
+        self._global = asyncio.Semaphore(self.policy.global_concurrency)
         return self
 
     async def __aexit__(
@@ -370,9 +376,9 @@ class Fetcher:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._transport is not None:
+            await self._transport.aclose()
+            self._transport = None
 
     # -- public API ------------------------------------------------------------------
     async def get(self, url: str, *, headers: dict[str, str] | None = None, accept: Accept = "page") -> HttpResult:
@@ -472,7 +478,7 @@ class Fetcher:
             if not await self._robots_allow(url, parts.scheme, parts.netloc):
                 return failed(FetchStatus.ROBOTS, "disallowed by robots.txt")
         slot = self._host_slot(host)
-        assert self._global is not None and self._client is not None, "use `async with`"
+        assert self._global is not None and self._transport is not None, "use `async with`"
         async with self._global, slot.semaphore:
             await self._wait_turn(slot)
             started = time.monotonic()
@@ -496,18 +502,19 @@ class Fetcher:
         headers: dict[str, str],
         accept: Accept,
     ) -> HttpResult:
-        assert self._client is not None
+        assert self._transport is not None
         split = urlsplit(url)
         pinned = httpx.URL(url).copy_with(host=address)
-        extensions = {"sni_hostname": split.hostname} if split.scheme == "https" else {}
-        request_headers = {"Host": split.netloc.rsplit("@", 1)[-1], **headers}
+        extensions = {"timeout": self._timeout}
+        if split.scheme == "https":
+            extensions["sni_hostname"] = split.hostname
+        request_headers = {"Host": split.netloc.rsplit("@", 1)[-1], **self._headers, **headers}
         if accept == "feed":
-            request_headers.setdefault(
-                "Accept",
-                "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5",
+            request_headers["Accept"] = headers.get(
+                "Accept", "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"
             )
-        request = self._client.build_request("GET", pinned, headers=request_headers, extensions=extensions)
-        response = await self._client.send(request, stream=True)
+        request = httpx.Request("GET", pinned, headers=request_headers, extensions=extensions)
+        response = await self._transport.handle_async_request(request)
         try:
             return await self._read(original, url, response, accept)
         finally:

@@ -231,6 +231,24 @@ def test_connections_are_reused_per_host_and_never_shared_by_two_names_of_one_ad
     assert hosts[0][1] != hosts[1][1]  # one connection per name
 
 
+def test_no_cookie_is_kept_from_one_request_to_the_next(site: LocalSite) -> None:
+    # Requests are addressed to the checked IP, so a cookie jar would hand one site's
+    # cookies to every other site on that address; the fetcher keeps none at all.
+    site.add("/login", PAGE, headers={"Set-Cookie": "session=secret; Path=/"})
+    site.add("/a", PAGE)
+
+    async def fetch_in_turn() -> None:
+        async with Fetcher(HttpPolicy(allow_networks=LOOPBACK, respect_robots=False)) as fetcher:
+            for url in (site.url("/login"), site.url("/a"), f"http://localhost:{site.port}/a"):
+                assert (await fetcher.get(url)).status == FetchStatus.OK
+
+    run(fetch_in_turn())
+    assert [request.path for request in site.requests] == ["/login", "/a", "/a"]
+    assert all("cookie" not in request.headers for request in site.requests)
+    first = site.requests[0].headers
+    assert first["accept-encoding"] == "gzip, deflate" and first["user-agent"].startswith("seedwatch")
+
+
 def test_iter_pages_yields_every_page_once(site: LocalSite) -> None:
     for n in range(20):
         site.add(f"/p{n}", f"<html><body>{n}</body></html>")
