@@ -15,8 +15,9 @@ come from timing ``extract_article`` and the topic tagging on the distinct pages
 on one core. The floor is plain ``trafilatura.extract`` on the same pages, on one core and
 on all cores (a process pool, pages preloaded: extraction alone); the all-cores floor is
 measured before and after the CLI run, and the CLI is compared with their mean.
-Peak memory is the summed PSS (proportional RSS) sampled from /proc over this process and its descendants (workers, Airflow
-tasks), the site server excluded.
+Peak memory is the summed PSS (proportional RSS) from /proc over this process and its
+descendants (workers, Airflow tasks), the site server excluded; CPU seconds per article are
+split into this process, its workers, the site server and the memory sampler itself.
 
     .venv/bin/python bench/pipeline_bench.py --feeds 20 --items 50            # 1k articles
     .venv/bin/python bench/pipeline_bench.py --feeds 200 --items 50 --no-airflow

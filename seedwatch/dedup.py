@@ -22,9 +22,11 @@ The threshold was measured on the relevance development set; see docs/fetching.m
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
+from typing import Any
 
 import numpy as np
 
@@ -108,19 +110,21 @@ def _signature(words: list[str]) -> bytes:
     # stored signatures (de-duplication) never need it.
     from datasketch import MinHash
 
-    global _permutations, _scheme
-    if _permutations is None:  # drawn from the seed once per process, not once per article
-        first = MinHash(num_perm=NUM_PERM, seed=_SEED)
-        _permutations, _scheme = first.permutations, first.scheme
-    sketch = MinHash(num_perm=NUM_PERM, seed=_SEED, permutations=_permutations, scheme=_scheme)
+    permutations, scheme = _permutations()
+    sketch = MinHash(num_perm=NUM_PERM, seed=_SEED, permutations=permutations, scheme=scheme)
     shingles = _shingles(words)
     if shingles:
         sketch.update_batch(shingles)
     return np.asarray(sketch.hashvalues, dtype="<u4").tobytes()
 
 
-_permutations: tuple[np.ndarray, np.ndarray] | None = None
-_scheme: str | None = None
+@functools.cache
+def _permutations() -> tuple[Any, str]:
+    """datasketch's permutations for the seed, and its scheme: drawn once per process, not per article."""
+    from datasketch import MinHash
+
+    first = MinHash(num_perm=NUM_PERM, seed=_SEED)
+    return first.permutations, first.scheme
 
 
 def _values(signature: bytes) -> np.ndarray:
