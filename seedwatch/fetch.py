@@ -21,7 +21,8 @@ One ``Fetcher`` owns one set of httpx connection pools and enforces, for every r
   jar would key them on).
 
 Requests go straight to the transport: httpx's client would only add what the list above
-does itself (redirects), or must not do (cookies), for 0.15 ms of CPU per request.
+does itself (redirects) or must not do (cookies, proxies from the environment: the guard
+checks the real hop), for about 0.08 ms of CPU per request.
 
 Expected failures come back as ``HttpResult``/``FetchedPage`` with a ``FetchStatus``;
 exceptions escape only for programming errors.

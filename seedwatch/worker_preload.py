@@ -1,8 +1,8 @@
 """What every analysis worker needs, loaded once by the workers' fork server.
 
-The fork server imports this module (``seedwatch.workers``) and forks each worker from
-itself, so the workers share what is loaded here instead of each loading it on its
-first article. Nothing else imports it: loading it takes about 2 s.
+The fork server that ``seedwatch.workers`` starts imports this module and forks each
+worker from itself, so the workers share what is loaded here instead of each loading it
+on its first article. Nothing else imports it: loading it takes about 2 s.
 """
 
 import datasketch  # noqa: F401 - seedwatch.dedup imports it lazily, for its callers' sake (1 s)

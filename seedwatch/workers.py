@@ -9,10 +9,10 @@ Workers come from a fork server, not from forking the caller: under Airflow the 
 is a task process holding all of Airflow, and forked children dirty those shared
 pages (reference counts) until each holds a private copy. The fork server loads only
 the analysis code and its models, once (:mod:`seedwatch.worker_preload`), and every
-worker starts from that. A worker still re-imports
-the caller's ``__main__`` when it is a script (for the ``airflow`` script, all of Airflow,
-about 60 MB per worker); a package's ``__main__`` is skipped, which is why seedwatch
-starts Airflow as ``python -m airflow`` (:func:`seedwatch.airflow_runner.airflow_command`).
+worker starts from that. A worker still re-imports the caller's ``__main__`` when it is
+a script (for the ``airflow`` script, all of Airflow, about 60 MB per worker); a
+package's ``__main__`` is skipped, which is why seedwatch starts Airflow as
+``python -m airflow`` (:func:`seedwatch.airflow_runner.airflow_command`).
 
 The caller does not import the analysis code either (trafilatura, datasketch: 1.8 s and
 about 100 MB): the pool's initializer and entry point are the thin wrappers here, which

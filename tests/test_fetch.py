@@ -249,6 +249,20 @@ def test_no_cookie_is_kept_from_one_request_to_the_next(site: LocalSite) -> None
     assert first["accept-encoding"] == "gzip, deflate" and first["user-agent"].startswith("seedwatch")
 
 
+def test_proxies_from_the_environment_are_ignored(site: LocalSite, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The guard checked the address the request goes to; a proxy would make that a lie.
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there
+    site.add("/a", PAGE)
+
+    async def fetch() -> FetchStatus:
+        async with Fetcher(HttpPolicy(allow_networks=LOOPBACK, respect_robots=False)) as fetcher:
+            return (await fetcher.get(site.url("/a"))).status
+
+    assert run(fetch()) == FetchStatus.OK
+    assert [request.path for request in site.requests] == ["/a"]
+
+
 def test_iter_pages_yields_every_page_once(site: LocalSite) -> None:
     for n in range(20):
         site.add(f"/p{n}", f"<html><body>{n}</body></html>")
