@@ -384,8 +384,14 @@ class StateStore:
             raise ValueError(f"not columns of the articles table: {sorted(unknown)}")
         updated = conn.execute(
             _SAVE_PROCESSED,
-            {**values, "status": "processed", "lease_owner": None, "lease_until": None}
-            | {"key_article_id": article_id, "key_owner": owner},
+            {
+                **values,
+                "status": "processed",
+                "lease_owner": None,
+                "lease_until": None,
+                "key_article_id": article_id,
+                "key_owner": owner,
+            },
         ).first()
         # A first processing waits for de-duplication to give it a story before it
         # is indexed; a re-processed article (page fetched on a retry) is re-indexed now.
