@@ -3,7 +3,7 @@
 Public API::
 
     profiles = load_profiles(Path("config/topics"), Path("seeds"))
-    tag = tag_article(profiles["libya_turkey"], title=..., text=..., language="en")
+    tag = tag_article(profiles["my_topic"], title=..., text=..., language="en")
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Regenerate ``background_df.json``: document frequencies of general news.
 
 The seed terms are the seed's words weighted against this background, so that
-"said" or "minister" weigh little and "Haftar" or "Kinaliada" a lot. The source is
+"said" or "minister" weigh little and a rare surname or a ship's name a lot. The source is
 the article bodies of the AEB extraction benchmark (181 English news pages of all
 kinds), which the repository already ships in ``tests/fixtures/extraction/aeb/``.
 It holds no relevance-labelled item, so it cannot leak the evaluation.

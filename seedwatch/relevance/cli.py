@@ -19,10 +19,15 @@ from seedwatch.relevance.profile import ProfileError, TopicProfile, load_profile
 from seedwatch.relevance.scorer import tag_article
 
 
-def _profiles(topics_dir: Path, seeds_dir: Path, topic: str | None) -> dict[str, TopicProfile] | None:
+def _profiles(
+    topics_dir: Path, seeds_dir: Path, topic: str | None, *, seeds_only: bool = False, other_seeds: bool = False
+) -> dict[str, TopicProfile] | None:
+    """The profiles, or None after printing why not. ``other_seeds``: the seeds come from a
+    directory given on the command line, so profile files without seeds there are fine."""
     err = Console(stderr=True)
     try:
-        profiles = load_profiles(topics_dir, seeds_dir)
+        orphans_ok = other_seeds
+        profiles = load_profiles(topics_dir, seeds_dir, seeds_only=seeds_only, orphans_ok=orphans_ok)
     except ProfileError as exc:
         err.print(f"[red]profile error:[/red] {exc}")
         return None
@@ -34,46 +39,108 @@ def _profiles(topics_dir: Path, seeds_dir: Path, topic: str | None) -> dict[str,
     return profiles
 
 
-def profile_show(topic: str | None, topics_dir: Path, seeds_dir: Path) -> None:
-    """Print each profile: sides, facets, entities with aliases, and the seed-derived terms."""
+def profile_show(
+    topic: str | None, topics_dir: Path, seeds_dir: Path, *, seeds_only: bool = False, other_seeds: bool = False
+) -> None:
+    """Print each profile: sides, facets, entities with aliases and origin, and the seed-derived terms."""
     console = Console()
-    profiles = _profiles(topics_dir, seeds_dir, topic)
+    profiles = _profiles(topics_dir, seeds_dir, topic, seeds_only=seeds_only, other_seeds=other_seeds)
     if profiles is None:
         raise SystemExit(2)
     for profile in profiles.values():
         console.rule(f"[bold]{profile.name}[/bold]: {profile.title}")
-        console.print(f"profile file: {profile.profile_file or '(none: seed similarity only)'}")
+        console.print(f"profile file: {profile.profile_file or '(none: drawn from the seeds alone)'}")
         console.print(f"seeds: {', '.join(str(p) for p in profile.seed_files)}")
         console.print(
-            f"sides: {' / '.join(profile.sides) or '(none)'}   thresholds: "
+            f"sides: {' / '.join(profile.sides) or '(none: graded on seed similarity)'}   thresholds: "
             f"relevant ≥ {profile.thresholds.relevant}, partial ≥ {profile.thresholds.partial}"
         )
-        facets = Table("facet", "label", "cues", title="Facets")
+        facets = Table("facet", "origin", "the seeds say", "cues", title="Facets")
         for facet in profile.facets:
-            facets.add_row(facet.id, facet.label, ", ".join(facet.cues[:12]) + (" …" if len(facet.cues) > 12 else ""))
+            label = f"{facet.id}\n[dim]{escape(facet.label)}{' (generic)' if facet.generic else ''}[/dim]"
+            cues = f"{len(facet.cues)}: " + ", ".join(facet.cues[:5]) + (" …" if len(facet.cues) > 5 else "")
+            facets.add_row(label, facet.origin, escape(", ".join(facet.in_seeds[:5])), escape(cues))
         console.print(facets)
-        entities = Table("kind", "name", "side", "facets", "aliases", title="Actors, places, agreements")
+        entities = Table("name", "side", "origin", "aliases", title="Actors, places, agreements")
+        others = 0
         for entity in profile.entities:
-            entities.add_row(entity.kind, entity.name, entity.side, ", ".join(entity.facets), ", ".join(entity.aliases))
+            if entity.note == "another country":
+                others += 1
+                continue
+            name = f"{escape(entity.name)} [dim]({entity.kind})[/dim]"
+            if entity.note:
+                name += f"\n[dim]{escape(entity.note)}[/dim]"
+            aliases = ", ".join(entity.aliases[:6]) + (f" … ({len(entity.aliases)})" if len(entity.aliases) > 6 else "")
+            entities.add_row(name, entity.side, entity.origin, escape(aliases))
         console.print(entities)
+        if others:
+            console.print(f"+ {others} other countries from the gazetteer, side 'other' (lists, third parties)")
         console.print(
             "[bold]seed terms[/bold] (TF-IDF against general news): "
             + ", ".join(f"{t} {w:.1f}" for t, w in list(profile.seed_terms.items())[:30])
         )
-        console.print("[bold]seed names[/bold]: " + ", ".join(profile.seed_names))
 
 
-def eval_relevance(file: Path, topic: str, as_json: bool, topics_dir: Path, seeds_dir: Path) -> int:
-    """Evaluate ``topic`` on a labelled JSON-lines file; print a report (or one JSON object)."""
-    profiles = _profiles(topics_dir, seeds_dir, topic)
+def profile_draft(
+    topic: str, topics_dir: Path, seeds_dir: Path, *, write: bool, force: bool, other_seeds: bool = False
+) -> int:
+    """Print (or write to ``topics_dir/<topic>.yaml``) the profile drawn from the seeds alone."""
+    from seedwatch.relevance.draft import draft_yaml
+
+    err = Console(stderr=True)
+    profiles = _profiles(topics_dir, seeds_dir, topic, seeds_only=True, other_seeds=other_seeds)
     if profiles is None:
         return 2
+    text = draft_yaml(profiles[topic])
+    if not write:
+        sys.stdout.write(text)
+        return 0
+    target = topics_dir / f"{topic}.yaml"
+    if target.exists() and not force:
+        err.print(
+            f"[red]{target} exists[/red]; review the draft on stdout (drop --write) or pass --force to replace it"
+        )
+        return 1
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    err.print(f"wrote {target}: review it; it now extends and overrides what the seeds give")
+    return 0
+
+
+def eval_relevance(
+    file: Path,
+    topic: str | None,
+    as_json: bool,
+    topics_dir: Path,
+    seeds_dir: Path,
+    *,
+    seeds_only: bool = False,
+    folds: int = 0,
+    other_seeds: bool = False,
+) -> int:
+    """Evaluate ``topic`` on a labelled JSON-lines file; print a report (or one JSON object).
+
+    ``folds`` > 1 adds cross-validated figures: thresholds fitted on the other folds
+    (grouped by ``split_group``), applied to each held-out fold.
+    """
+    profiles = _profiles(topics_dir, seeds_dir, topic, seeds_only=seeds_only, other_seeds=other_seeds)
+    if profiles is None:
+        return 2
+    if topic is None:
+        if len(profiles) != 1:
+            Console(stderr=True).print(f"[red]which topic?[/red] pass --topic, one of: {', '.join(sorted(profiles))}")
+            return 2
+        topic = next(iter(profiles))
     try:
         items = read_items(file)
     except (DatasetError, OSError) as exc:
         Console(stderr=True).print(f"[red]cannot read {file}:[/red] {exc}")
         return 1
     report = evaluate(profiles[topic], items)
+    if folds > 1:
+        from seedwatch.relevance.crossval import cross_validate
+
+        report["cross_validation"] = cross_validate(profiles[topic], items, folds=folds)
     if as_json:
         sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
         return 0
@@ -116,11 +183,31 @@ def _print_report(console: Console, file: Path, topic: str, report: dict) -> Non
             escape((m["reason"] or "")[:70]),
         )
     console.print(worst)
+    cv = report.get("cross_validation")
+    if cv:
+        table = Table(
+            "target", "precision", "recall", "F1", title=f"{cv['folds']}-fold cross-validation by split_group"
+        )
+        for key, label in (("relevant", "grade 2"), ("relevant_or_partial", "grade ≥ 1")):
+            m = cv[key]
+            table.add_row(label, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}")
+        console.print(table)
+        console.print(
+            f"hard-negative false-positive rate {cv['hard_negative_fpr']:.2%}; thresholds per fold: {cv['thresholds']}"
+        )
 
 
-def tag_file(file: Path, topic: str | None, topics_dir: Path, seeds_dir: Path) -> int:
+def tag_file(
+    file: Path,
+    topic: str | None,
+    topics_dir: Path,
+    seeds_dir: Path,
+    *,
+    seeds_only: bool = False,
+    other_seeds: bool = False,
+) -> int:
     """Tag every item of a JSON-lines file; one JSON line per item and topic on stdout."""
-    profiles = _profiles(topics_dir, seeds_dir, topic)
+    profiles = _profiles(topics_dir, seeds_dir, topic, seeds_only=seeds_only, other_seeds=other_seeds)
     if profiles is None:
         return 2
     try:

@@ -17,7 +17,10 @@ from seedwatch.models import TopicTag
 from seedwatch.relevance.profile import TopicProfile
 from seedwatch.relevance.scorer import tag_article
 
-HARD_NEGATIVE_TYPES = frozenset({"libya_only", "turkey_only", "libya_and_turkey_no_relation"})
+# The Libya–Turkey set names its hard negatives by country; the other topics by role.
+HARD_NEGATIVE_TYPES = frozenset(
+    {"libya_only", "turkey_only", "libya_and_turkey_no_relation", "a_only", "b_only", "both_no_relation"}
+)
 WORST_MISTAKES = 10
 
 
@@ -34,6 +37,7 @@ class LabelledItem:
     language: str | None = None
     neg_type: str | None = None
     reason: str | None = None
+    split_group: str | None = None  # story or outlet-day cluster: cross-validation folds keep a group together
 
 
 def read_items(path: Path, *, require_grade: bool = True) -> list[LabelledItem]:
@@ -59,6 +63,7 @@ def read_items(path: Path, *, require_grade: bool = True) -> list[LabelledItem]:
                     language=row.get("language"),
                     neg_type=row.get("neg_type"),
                     reason=row.get("reason"),
+                    split_group=row.get("split_group"),
                 )
             )
     return items

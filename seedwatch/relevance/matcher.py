@@ -4,7 +4,7 @@ Matching works on normalised word tokens, not on a regex alternation: the first 
 of each alias is a dictionary key (or, for a prefix alias such as ``libij*``, its
 first three letters are), so the cost per article is a few dictionary look-ups per
 token, whatever the number of aliases. Arabic proclitics (و ب ل ف ك and the article
-ال) are peeled off before looking a token up, so ``وتركيا`` and ``بالليبية`` match.
+ال) are peeled off before looking a token up, so ``وتشيلي`` and ``بالتشيلية`` match.
 """
 
 from __future__ import annotations
@@ -15,12 +15,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from seedwatch.relevance.normalize import normalize
+from seedwatch.relevance.translit import MIN_SINGLE, name_key, skeleton
 
 if TYPE_CHECKING:
-    from seedwatch.relevance.profile import Entity, TopicProfile
+    from collections.abc import Iterable
 
-TOKEN = re.compile(r"\w+")
-_TOKEN_SPLIT = re.compile(r"(\w+)")
+    from seedwatch.relevance.profile import Entity, Facet, TopicProfile
+
+# Scripts written without spaces (Chinese, Japanese kana) have no word boundaries to
+# find: each character is a token, and an alias of several characters is a sequence.
+_UNSPACED = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+TOKEN = re.compile(f"[{_UNSPACED}]|[^\\W{_UNSPACED}]+")
+_TOKEN_SPLIT = re.compile(f"({TOKEN.pattern})")
 _STEM_KEY = 3
 _ARABIC_PREFIXES = ("وبال", "وال", "بال", "فال", "كال", "ولل", "لل", "ال", "و", "ب", "ل", "ف", "ك")
 _MIN_ARABIC_REST = 3
@@ -69,8 +75,18 @@ def _variants(token: str) -> tuple[str, ...]:
 class Matcher:
     """Finds entity aliases and facet cues in normalised text. Build with :meth:`compile`."""
 
-    def __init__(self, targets: list[Target], patterns: list[_Pattern]) -> None:
+    def __init__(
+        self, targets: list[Target], patterns: list[_Pattern], names: list[tuple[tuple[str, ...], int]] = ()
+    ) -> None:
         self.targets = targets
+        # People's and bodies' names by consonant skeleton (translit.py), for other scripts:
+        # by the first word's skeleton (spaced scripts) and by the whole name's (Chinese).
+        self._names: dict[str, list[tuple[tuple[str, ...], int]]] = {}
+        self._joined_names: dict[str, int] = {}
+        for key, target in names:
+            self._names.setdefault(key[0], []).append((key, target))
+            if len("".join(key)) >= MIN_SINGLE:
+                self._joined_names.setdefault("".join(key), target)
         self._exact: dict[str, list[_Pattern]] = {}
         self._stems: dict[str, list[_Pattern]] = {}
         self._single: dict[str, list[int]] = {}  # one-token aliases: token → targets
@@ -86,8 +102,21 @@ class Matcher:
 
     @classmethod
     def compile(cls, profile: TopicProfile) -> Matcher:
+        return cls.compile_parts(profile.entities, profile.facets)
+
+    @classmethod
+    def compile_entities(cls, entities: Iterable[Entity]) -> Matcher:
+        return cls.compile_parts(tuple(entities), ())
+
+    @classmethod
+    def compile_facets(cls, facets: Iterable[Facet]) -> Matcher:
+        return cls.compile_parts((), tuple(facets))
+
+    @classmethod
+    def compile_parts(cls, entities: tuple[Entity, ...], facets: tuple[Facet, ...]) -> Matcher:
         targets: list[Target] = []
         patterns: list[_Pattern] = []
+        names: list[tuple[tuple[str, ...], int]] = []
 
         def add(alias: str, target: Target) -> None:
             stem = alias.endswith("*")
@@ -95,17 +124,24 @@ class Matcher:
             if tokens:
                 patterns.append(_Pattern(tokens, stem, len(targets) - 1))
 
-        for entity in profile.entities:
+        for entity in entities:
             for capitalised in (False, True):
                 targets.append(Target(entity=entity, facet=None, capitalised=capitalised))
                 for alias in entity.aliases:
                     if (alias in entity.capitalised) == capitalised:
                         add(alias, targets[-1])
-        for facet in profile.facets:
+            if entity.kind == "actor":  # people and bodies: their names in other scripts
+                uncased = len(targets) - 2  # no capital letter to ask of Arabic or Chinese
+                for alias in entity.aliases:
+                    tokens = tuple(TOKEN.findall(normalize(alias.rstrip("*"))))
+                    key = name_key(tokens) if tokens and alias.isascii() and not alias.endswith("*") else None
+                    if key:
+                        names.append((key, uncased))
+        for facet in facets:
+            targets.append(Target(entity=None, facet=facet.id))
             for cue in facet.cues:
-                targets.append(Target(entity=None, facet=facet.id))
                 add(cue, targets[-1])
-        return cls(targets, patterns)
+        return cls(targets, patterns, names)
 
     def find(self, norm: str) -> list[Hit]:
         """All alias hits in ``norm`` (already normalised); the longest wins where they overlap."""
@@ -125,11 +161,12 @@ class Matcher:
         distinct = set(tokens)
         starters = distinct & self._exact_keys
         starters.update(t for t in distinct - starters if t[:_STEM_KEY] in stems or t[0] >= "\u0600")
-        if not starters:
+        foreign = self._foreign_names(tokens) if self._names and not norm.isascii() else []
+        if not starters and not foreign:
             return [], tokens
         # (start token, end token exclusive, target, -specificity): more tokens win, then the
         # longer literal, so "τουρκολιβυκ*" beats "τουρκ*" and an exact word beats a prefix.
-        found: list[tuple[int, int, int, int]] = []
+        found: list[tuple[int, int, int, int]] = foreign
         single = self._single
         for index in [i for i, t in enumerate(tokens) if t in starters]:
             token = tokens[index]
@@ -161,6 +198,27 @@ class Matcher:
                 taken_cue = end
             hits.append(Hit(ends[2 * start], ends[2 * end - 1], target))
         return hits, tokens
+
+    def _foreign_names(self, tokens: list[str]) -> list[tuple[int, int, int, int]]:
+        """Names written in another script (Хафтар, حفتر, 杜特爾特), found by consonant skeleton."""
+        found = []
+        for index, token in enumerate(tokens):
+            if token[0] < "\u0370":
+                continue
+            if "\u3040" <= token[0] <= "\ufaff":  # Chinese, Japanese: a name is a run of characters
+                for width in range(2, 7):
+                    if index + width > len(tokens) or tokens[index + width - 1][0] < "\u3040":
+                        break
+                    target = self._joined_names.get(skeleton("".join(tokens[index : index + width])))
+                    if target is not None:
+                        found.append((index, index + width, target, -(500 + width)))
+                continue
+            for variant in _variants(token):
+                for key, target in self._names.get(skeleton(variant), ()):
+                    end = index + len(key)
+                    if end <= len(tokens) and all(skeleton(t) == k for t, k in zip(tokens[index + 1 : end], key[1:])):
+                        found.append((index, end, target, -(500 + 10 * len(key))))
+        return found
 
     @staticmethod
     def _extend(tokens: list[str], index: int, pattern: _Pattern) -> int:

@@ -1,8 +1,8 @@
 """Text normalisation that makes aliases match across scripts and spellings.
 
 One translation table, built once at import, folds case (with Turkish İ/ı handled
-so that ``KALIN``, ``Kalın`` and ``Kalin`` meet), strips Latin diacritics
-(``Türkiye`` → ``turkiye``, ``Çavuşoğlu`` → ``cavusoglu``, ``Libią`` → ``libia``),
+so that ``ISIK``, ``Işık`` and ``Isik`` meet), strips Latin diacritics
+(``Görüşme`` → ``gorusme``, ``Ağaoğlu`` → ``agaoglu``, ``Chilią`` → ``chilia``),
 and unifies Arabic spellings: alef forms (أ إ آ ٱ → ا), taa marbuta (ة → ه),
 alef maksura (ى → ي), hamza carriers (ؤ → و, ئ → ي), and removes tatweel and the
 short-vowel marks. ``str.translate`` runs in C, which keeps tagging fast.
@@ -36,7 +36,7 @@ _SPECIAL: dict[str, str] = {
     "Œ": "oe",
     "ё": "е",
     "Ё": "е",
-    # Typographic quotes and dashes: one form each, so "Libya’s" and "Libya's" agree.
+    # Typographic quotes and dashes: one form each, so "Chile’s" and "Chile's" agree.
     "\u2018": "'",
     "\u2019": "'",
     "\u02bc": "'",

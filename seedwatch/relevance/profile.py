@@ -27,6 +27,7 @@ import yaml
 from seedwatch.relevance.normalize import normalize
 
 if TYPE_CHECKING:
+    from seedwatch.relevance.induce import Induction
     from seedwatch.relevance.matcher import Matcher
 
 
@@ -68,6 +69,8 @@ class Facet:
     cues: tuple[str, ...] = ()
     requires: tuple[str, ...] = ()  # entity names one of which the article must name for the cues to count
     generic: bool = False  # cues (met, deal, support) too common to tie the sides on their own
+    origin: str = "curated"  # "induced" (the relations lexicon) or "curated" (the profile file)
+    in_seeds: tuple[str, ...] = ()  # the cue words of this facet the seeds use
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +83,10 @@ class Entity:
     aliases: tuple[str, ...]
     facets: tuple[str, ...] = ()
     weight: float = 1.0  # how much one mention counts (a capital city less than a minister)
-    capitalised: tuple[str, ...] = ()  # aliases matched only when capitalised ("Turkey", not "turkey")
+    capitalised: tuple[str, ...] = ()  # aliases matched only when capitalised ("Chile", not "chile" the pepper)
     not_near: tuple[str, ...] = ()  # words that, in the same sentence, mean another referent
+    origin: str = "curated"  # "induced" (drawn from the seeds), "curated", or "curated+induced"
+    note: str = ""  # why induction put it on its side (shown by profile show and draft)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +102,10 @@ class TopicProfile:
     """Everything the tagger knows about one topic.
 
     ``sides`` are the two parties whose *relation* makes an article relevant (e.g.
-    ``("libya", "turkey")``); an article naming only one side is not relevant. A
-    topic without a profile file has no sides and is scored on seed similarity alone.
+    ``("chile", "peru")``); an article naming only one side is not relevant. A
+    topic's sides come from its profile file or, without one, from the seeds
+    (:mod:`.induce`); a topic whose seeds name no two parties is scored on seed
+    similarity alone.
     """
 
     name: str
@@ -110,6 +117,7 @@ class TopicProfile:
     seed_names: tuple[str, ...]  # capitalised names found in the seeds
     seed_files: tuple[Path, ...]
     profile_file: Path | None
+    induction: Induction | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)
     background_idf: dict[str, float] = field(default_factory=dict, repr=False)
     default_idf: float = 1.0
@@ -150,11 +158,15 @@ class TopicProfile:
 # --- loading -----------------------------------------------------------------------
 
 
-def load_profiles(topics_dir: Path, seeds_dir: Path) -> dict[str, TopicProfile]:
+def load_profiles(
+    topics_dir: Path, seeds_dir: Path, *, seeds_only: bool = False, orphans_ok: bool = False
+) -> dict[str, TopicProfile]:
     """Load one profile per ``seeds_dir/<topic>/`` directory.
 
-    ``topics_dir/<topic>.yaml`` is optional. A profile file without a seed directory is
-    an error, since a topic must be anchored in real seed documents.
+    Each profile is drawn from its seeds (:mod:`.induce`); ``topics_dir/<topic>.yaml``,
+    optional, extends and overrides it (``seeds_only`` ignores it). A profile file
+    without a seed directory is an error (a topic is anchored in real seed documents)
+    unless ``orphans_ok``: the seeds were taken from another directory on purpose.
     """
     topics_dir, seeds_dir = Path(topics_dir), Path(seeds_dir)
     if not seeds_dir.is_dir():
@@ -163,10 +175,11 @@ def load_profiles(topics_dir: Path, seeds_dir: Path) -> dict[str, TopicProfile]:
     profiles: dict[str, TopicProfile] = {}
     for topic_dir in sorted(p for p in seeds_dir.iterdir() if p.is_dir()):
         profile_file = topics_dir / f"{topic_dir.name}.yaml"
+        use_file = profile_file.is_file() and not seeds_only
         profiles[topic_dir.name] = _load_one(
-            topic_dir.name, topic_dir, profile_file if profile_file.is_file() else None, idf, default_idf
+            topic_dir.name, topic_dir, profile_file if use_file else None, idf, default_idf
         )
-    if topics_dir.is_dir():
+    if topics_dir.is_dir() and not (seeds_only or orphans_ok):
         for orphan in sorted(topics_dir.glob("*.yaml")):
             if orphan.stem not in profiles:
                 raise ProfileError(
@@ -186,21 +199,29 @@ def _load_one(
     seed_terms = derive_seed_terms(seed_texts, idf, default_idf)
     seed_names = derive_seed_names(seed_texts)
     raw = _read_yaml(profile_file) if profile_file else {}
+    from seedwatch.relevance.induce import induce
+
+    induction = induce(seed_texts, frozenset(idf))
+    curated_sides = _parse_sides(raw, profile_file)
     profile = TopicProfile(
         name=name,
-        title=_get_str(raw, "title", profile_file, default=name.replace("_", " ")),
-        sides=_parse_sides(raw, profile_file),
+        title=_get_str(raw, "title", profile_file, default=induction.title or name.replace("_", " ")),
+        sides=curated_sides or induction.sides,
         facets=_parse_facets(raw, profile_file),
         entities=(),
         seed_terms=seed_terms,
         seed_names=seed_names,
         seed_files=seed_files,
         profile_file=profile_file,
+        induction=induction,
         thresholds=_parse_thresholds(raw, profile_file),
         background_idf=idf,
         default_idf=default_idf,
     )
-    profile.entities = _parse_entities(raw, profile_file, profile.sides, {f.id for f in profile.facets})
+    from seedwatch.relevance.merge import merge_induced
+
+    curated_entities = _parse_entities(raw, profile_file, profile.sides, {f.id for f in profile.facets})
+    profile.entities, profile.facets = merge_induced(induction, profile.sides, curated_entities, profile.facets)
     entity_names = {e.name for e in profile.entities}
     for index, facet in enumerate(profile.facets):
         if set(facet.requires) - entity_names:
@@ -239,7 +260,7 @@ def _get_str(raw: dict[str, Any], key: str, path: Path | None, *, default: str) 
 def _parse_sides(raw: dict[str, Any], path: Path | None) -> tuple[str, ...]:
     sides = raw.get("sides", [])
     if not isinstance(sides, list) or not all(isinstance(s, str) for s in sides) or len(sides) not in (0, 2):
-        raise ProfileError(f"{path}: key 'sides' must list exactly two side names, e.g. sides: [libya, turkey]")
+        raise ProfileError(f"{path}: key 'sides' must list exactly two side names, e.g. sides: [chile, peru]")
     if set(sides) & {SIDE_OTHER, SIDE_BOTH}:
         raise ProfileError(f"{path}: key 'sides': '{SIDE_OTHER}' and '{SIDE_BOTH}' are reserved; rename the side")
     return tuple(sides)
@@ -327,7 +348,7 @@ def _parse_entities(
 
 def _parse_capitalised(value: Any, aliases: list[str], name: str, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or set(value) - set(aliases):
-        raise ProfileError(f"{where}.capitalised: must list some of the entity's aliases, e.g. [turkey*]")
+        raise ProfileError(f"{where}.capitalised: must list some of the entity's aliases, e.g. [chile*]")
     # The canonical name is an alias too; it needs a capital when a capitalised alias covers it.
     covers_name = any(normalize(name).startswith(normalize(a.rstrip("*"))) for a in value)
     return (*value, name) if covers_name else tuple(value)

@@ -194,9 +194,8 @@ def _relation_tag(
         evidence.append("one side is named only once: a passing mention")
     elif not relation_facets:
         # Named together with nothing to say what ties them: partial at most, and nothing
-        # when the body only lists them among other countries ("Turkey and Libya among...").
-        only_lists = bool(pair_sentences) and not strong_pairs
-        score = min(score, NOT_CENTRAL_CAP if central and not only_lists else NO_RELATION_CAP)
+        # when the body only lists them among other countries ("Chile and Peru among...").
+        score = min(score, NO_RELATION_CAP)
         evidence.append("nothing says what the relation is (no facet cue where the sides meet)")
     elif not central:
         score = min(score, NOT_CENTRAL_CAP)

@@ -4,7 +4,7 @@ A text is normalised once (:class:`Text`, which maps spans back to the original 
 highlighting), cut into sentences (:class:`Sentences`, built lazily: only sentences that
 name something become :class:`Segment` objects), and each alias hit is placed in its
 sentence with the sides it names (:func:`assign_hits`). A side named as an attribute
-("Turkey-backed forces") or as one item of a list ("Syria, Libya and the Mediterranean")
+("Chile-backed forces") or as one item of a list ("Peru, Chile and the Pacific")
 counts for the relation, not as a principal actor.
 """
 
@@ -23,7 +23,8 @@ from seedwatch.relevance.normalize import keeps_offsets, normalize, normalize_wi
 from seedwatch.relevance.profile import SIDE_BOTH
 
 # Sentence ends: terminal punctuation followed by space, or a line break.
-_SENTENCE_END = re.compile(r"(?<=[.!?؟;])[\"'”»)\]]*\s+|\n+")
+# Chinese and Japanese full stops need no space after them.
+_SENTENCE_END = re.compile(r"(?<=[.!?؟;])[\"'”»)\]]*\s+|(?<=[。！？；])[」』”]*\s*|\n+")
 _SENTENCE_SPLIT = re.compile(f"({_SENTENCE_END.pattern})")
 _PARAGRAPH_END = re.compile(r"\n\s*\n|\n")
 LEAD_SENTENCES = 2
@@ -131,7 +132,7 @@ def assign_hits(hits: list[Hit], text: Text, locate: Callable[[int], Segment | N
             segment.sides.update(named)
             if not _is_attribute(text.norm, hit) and not _in_enumeration(text.norm, segment, hit):
                 segment.principal_sides.update(named)
-            # An actor (Haftar, an army chief) says who, not what the relation is.
+            # An actor (a commander, an army chief) says who, not what the relation is.
             # A third party (Greece) says who else is involved; an agreement says what it is about.
             says_what = entity.kind == "agreement"
             (segment.facets if says_what else segment.actor_facets).update(entity.facets)
@@ -139,7 +140,7 @@ def assign_hits(hits: list[Hit], text: Text, locate: Callable[[int], Segment | N
             segment.facets.add(hit.target.facet)
 
 
-# "Turkey-backed forces", "forces backed by Turkey": the side qualifies another actor.
+# "Chile-backed forces", "forces backed by Chile": the side qualifies another actor.
 _ATTRIBUTE_AFTER = re.compile(
     r"\s?-?\s?(backed|supported|aligned|allied|based|controlled|led|sponsored|destekli|gestutzt\w*|unterstutzt\w*)\b"
 )
@@ -147,7 +148,7 @@ _ATTRIBUTE_BEFORE = re.compile(
     r"\b(?:(?:backed|supported|sponsored|armed|allied) (?:by|with|to) (?:the )?|soutenue?s? par (?:la )?"
     r"|المدعوم\w* من |المدعوم\w* |التي تدعمها )$"
 )
-# A list item: "in Syria, Libya and the Mediterranean", "teams from Turkey, Italy, France".
+# A list item: "in Peru, Chile and the Pacific", "teams from Chile, Italy, France".
 _ENUMERATION_SPLIT = re.compile(r",|;|\s(?:and|or|und|et|i|y|e|ve|и|و)\s")
 _ENUMERATION_ITEM_WORDS = 3
 

@@ -1,0 +1,407 @@
+"""Draw a topic profile from its seed documents alone.
+
+An analyst hands seedwatch seed texts; this module reads them and finds what a curated
+profile would say, with no knowledge of any topic:
+
+* **sides**: the two parties the seeds are about, the two countries (or unions) they
+  name most, counted with the gazetteer's names, demonyms, capitals and cities, the
+  opening lines counting double;
+* **places**: each side's capital and the cities of any country the seeds name;
+* **actors**: the people and bodies the seeds name (capitalised words that general news
+  rarely uses, and acronyms defined in parentheses), each on the side the seeds tie it
+  to ("Turkish intelligence chief Ibrahim Kalin", "Libyan Arab Armed Forces (LAAF)");
+* **facets**: the relations lexicon's facets, with those the seeds talk about first.
+
+Every name is then expanded from the generic resources (:mod:`.resources`): a country
+by its name in every CLDR locale, its demonyms and adjective stems; a city by its
+names in every script GeoNames records.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from functools import cache
+
+from seedwatch.relevance.normalize import normalize
+from seedwatch.relevance.profile import STOPWORDS
+from seedwatch.relevance.resources import Country, gazetteer, lexicon
+
+SIDE_PLACE_WEIGHT = 0.6  # a capital or city stands for its country less surely than its name
+SURNAME_WEIGHT = 0.8
+MIN_SECOND_SIDE = 2.0  # weighted mentions the second side needs to be a side at all
+OPENING_CHARS = 400  # the headline and lead: mentions there count double
+ACTOR_WINDOW = 3  # tokens before a name in which a side's adjective ties it to that side
+MAX_ACTORS = 40
+_CONNECTORS = {"al", "el", "bin", "ibn", "de", "del", "van", "von", "der", "da", "of"}
+_TITLES = {
+    "mr", "mrs", "ms", "dr", "gen", "lt", "col", "maj", "adm", "sgt", "capt", "prof", "sen", "rep", "gov",
+    "st", "sir", "president", "minister", "general", "secretary", "chief", "commander", "prime", "foreign",
+}  # fmt: skip
+_TOKENS = re.compile(r"[^\W\d_]\w*|[^\w\s]")  # words and punctuation marks ("Tobruk-based": Tobruk, -, based)
+_ACRONYM_DEFINED = re.compile(
+    r"((?:[A-Z][\w’'-]+\s+)(?:(?:[A-Z][\w’'-]+|of|the|and|for)\s+){0,6}[A-Z][\w’'-]+)\s*\(([A-Z]{2,6})\)"
+)
+MIN_SINGLE_NAME = 4  # letters a one-word name needs ("Sea" of "South China Sea" is no actor)
+_SENTENCE = re.compile(r"[^.!?。！？\n]+[.!?。！？]?")
+
+
+@dataclass
+class InducedActor:
+    name: str
+    side: str  # a side id or "other"
+    aliases: list[str]
+    capitalised: list[str]
+    mentions: int
+    why: str  # how its side was found, for the draft's comments
+
+
+@dataclass
+class Induction:
+    """What the seeds say, before it becomes a :class:`~seedwatch.relevance.profile.TopicProfile`."""
+
+    sides: tuple[str, ...]
+    side_countries: dict[str, Country]  # side id → country
+    country_mentions: dict[str, float]  # country code → weighted mentions in the seeds
+    seed_cities: list[tuple[Country, str]]  # (country, city name) named in the seeds
+    actors: list[InducedActor] = field(default_factory=list)
+    embedded: list[str] = field(default_factory=list)  # names with a country inside: South China Sea
+    seed_forms: dict[str, list[str]] = field(default_factory=dict)  # side → its adjectives as the seeds write them
+    seed_facets: dict[str, list[str]] = field(default_factory=dict)  # facet id → cue words found in the seeds
+
+    @property
+    def title(self) -> str:
+        if len(self.sides) != 2:
+            return ""
+        return "–".join(self.side_countries[s].name for s in self.sides) + " relations"
+
+
+def induce(seed_texts: list[str], common_words: frozenset[str]) -> Induction:
+    """Find sides, places, actors and facets in ``seed_texts``; see the module docstring."""
+    from seedwatch.relevance.matcher import Matcher
+
+    countries = gazetteer()
+    world = world_matcher()
+    mentions: Counter[str] = Counter()
+    cities: dict[tuple[str, str], int] = {}
+    for text in seed_texts:
+        norm = normalize(text)
+        for hit in world.find(norm):
+            entity = hit.target.entity
+            if entity is None or (hit.target.capitalised and not text[hit.start : hit.start + 1].isupper()):
+                continue
+            weight = (1.0 if entity.kind == "actor" else SIDE_PLACE_WEIGHT) * (2 if hit.start < OPENING_CHARS else 1)
+            mentions[entity.side] += weight
+            if entity.kind == "place":
+                cities[(entity.side, entity.name)] = cities.get((entity.side, entity.name), 0) + 1
+    ranked = [code for code, n in mentions.most_common() if code in countries]
+    sides: tuple[str, ...] = ()
+    side_countries: dict[str, Country] = {}
+    if len(ranked) >= 2 and mentions[ranked[1]] >= MIN_SECOND_SIDE:
+        chosen = sorted(ranked[:2], key=lambda code: -mentions[code])
+        side_countries = {countries[code].slug: countries[code] for code in chosen}
+        sides = tuple(side_countries)
+    induction = Induction(
+        sides=sides,
+        side_countries=side_countries,
+        country_mentions=dict(mentions),
+        seed_cities=[(countries[code], name) for (code, name) in cities],
+    )
+    induction.seed_forms = _seed_forms(seed_texts, side_countries)
+    induction.actors = _actors(seed_texts, induction, common_words)
+    induction.embedded = _embedded_names(seed_texts)
+    induction.seed_facets = _seed_facets(seed_texts, Matcher)
+    return induction
+
+
+_WORLD: list = []
+
+
+def world_matcher():
+    """A matcher over every country (actor, side = ISO code) and city (place) of the gazetteer."""
+    if not _WORLD:
+        from seedwatch.relevance.matcher import Matcher
+
+        entities = []
+        for country in gazetteer().values():
+            entities.append(country_entity(country, country.code))
+            for place in (country.capital, *country.cities):
+                if place is not None:
+                    entities.append(place_entity(place, country.code))
+        _WORLD.append(Matcher.compile_entities(entities))
+    return _WORLD[0]
+
+
+def _cased(alias: str) -> bool:
+    first = alias.lstrip()[:1]
+    return first.isupper() or first.islower()
+
+
+def country_entity(country: Country, side: str, *, kind: str = "actor", extra: tuple[str, ...] = ()):
+    """The country as an entity: its names (capitalised where the script has case) and adjectives."""
+    from seedwatch.relevance.profile import Entity
+
+    names = [*country.demonyms, *extra, *country.names]
+    aliases = tuple(dict.fromkeys([country.name, *names, *country.adjectives]))
+    # Names are proper nouns: "Turkey" and "China", not "turkey" and "china" (the bird, the plates).
+    capitalised = tuple(a for a in dict.fromkeys([country.name, *names]) if _cased(a))
+    return Entity(name=country.name, kind=kind, side=side, aliases=aliases, capitalised=capitalised)
+
+
+def place_entity(place, side: str, *, weight: float = SIDE_PLACE_WEIGHT):
+    from seedwatch.relevance.profile import Entity
+
+    aliases = tuple(dict.fromkeys([place.name, *place.names]))
+    return Entity(
+        name=place.name,
+        kind="place",
+        side=side,
+        aliases=aliases,
+        weight=weight,
+        capitalised=tuple(a for a in aliases if _cased(a)),
+    )
+
+
+# --- actors --------------------------------------------------------------------------
+
+
+def _actors(seed_texts: list[str], induction: Induction, common: frozenset[str]) -> list[InducedActor]:
+    """People and bodies the seeds name, each on the side the seeds tie it to.
+
+    A side is given only on close evidence: the side's name or adjective inside the
+    name ("Libyan Arab Armed Forces") or just before it ("Turkish intelligence chief
+    Ibrahim Kalin", "eastern Libya, Khalifa Haftar"), twice as often as any other side.
+    A wrong side would be worse than none, so the rest stay ``other``.
+    """
+    if not induction.sides:
+        return []
+    side_of = _side_lookup(induction)
+    candidates: dict[str, InducedActor] = {}
+    votes: dict[str, Counter[str]] = defaultdict(Counter)
+
+    def candidate(name: str) -> InducedActor:
+        return candidates.setdefault(name, InducedActor(name, "other", [name], [], 0, ""))
+
+    for text in seed_texts:
+        for full, acronym in _ACRONYM_DEFINED.findall(text):
+            name = _trim_name(full.split(), common, side_of, keep_common=True)
+            if name and acronym not in candidate(name).aliases:
+                candidate(name).aliases.append(acronym)
+                candidate(name).capitalised.append(acronym)
+                for word in name.split():  # "Libyan Arab Armed Forces (LAAF)": the side is in the name
+                    if side_of(word):
+                        votes[name][side_of(word)] += 2
+        for sentence in _SENTENCE.findall(text):
+            tokens = _TOKENS.findall(sentence)
+            words = [(i, t) for i, t in enumerate(tokens) if t[0].isalpha()]
+            for start, run in _capitalised_runs(tokens, side_of):
+                name = _trim_name(run, common, side_of)
+                if not name:
+                    continue
+                actor = candidate(name)
+                actor.mentions += 1
+                before = [t for i, t in words if start - ACTOR_WINDOW <= i < start]
+                for word in [*before, *run]:
+                    side = side_of(word)
+                    if side:
+                        votes[name][side] += 1
+    actors = _merge_surnames(candidates, votes, common)
+    for actor in actors:
+        tally = votes.get(actor.name, Counter())
+        # One vote is enough for a person's full name ("Chinese Gen. Wei Fenghe"); a lone
+        # word or an acronym ("MEE", the outlet) needs two.
+        needed = 1 if " " in actor.name else 2
+        if tally:
+            (best, n), *rest = tally.most_common()
+            if n >= needed and (not rest or n >= 2 * rest[0][1]):
+                actor.side = best
+                actor.why = f"named with {induction.side_countries[best].name}'s name or adjective {n}×"
+        if not actor.why:
+            actor.why = "no side: the seeds do not tie it to one"
+    keep = [a for a in actors if a.mentions >= 2 or a.side != "other" or len(a.aliases) > 1]
+    return sorted(keep, key=lambda a: (-a.mentions, a.name))[:MAX_ACTORS]
+
+
+def _side_lookup(induction: Induction):
+    """word → side id, for the sides' names, demonyms and capitals (exact or by adjective stem)."""
+    exact: dict[str, str] = {}
+    stems: list[tuple[str, str]] = []
+    for side, country in induction.side_countries.items():
+        places = [p for p in (country.capital, *country.cities) if p is not None]
+        for alias in (*country.names, *country.demonyms, *(n for p in places for n in p.names)):
+            exact.setdefault(normalize(alias), side)
+        stems += [(a.rstrip("*"), side) for a in country.adjectives if a.endswith("*")]
+    others = {normalize(a) for c in gazetteer().values() for a in (c.name, *c.demonyms)}
+
+    def side_of(word: str) -> str | None:
+        norm = normalize(word).split("'")[0]
+        if norm in exact:
+            return exact[norm]
+        if norm in others:
+            return None
+        return next((side for stem, side in stems if norm.startswith(stem)), None)
+
+    return side_of
+
+
+def _capitalised_runs(tokens: list[str], side_of) -> list[tuple[int, list[str]]]:
+    """Runs of capitalised words (with connectors such as al, bin, of) as (start, words).
+
+    Punctuation ends a run, and so does a country's name or adjective ("Greece and
+    Turkiye" is two countries, not a name); a lone capital at a sentence's start is
+    just grammar.
+    """
+    runs: list[tuple[int, list[str]]] = []
+    index = 0
+
+    def name_word(i: int) -> bool:
+        return i < len(tokens) and tokens[i][:1].isupper() and side_of(tokens[i]) is None and not _is_country(tokens[i])
+
+    while index < len(tokens):
+        if not name_word(index):
+            index += 1
+            continue
+        start, run = index, [tokens[index]]
+        index += 1
+        while name_word(index) or (
+            tokens[index : index + 1] and tokens[index].lower() in _CONNECTORS and name_word(index + 1)
+        ):
+            run.append(tokens[index])
+            index += 1
+        if not (start == 0 and len(run) == 1):
+            runs.append((start, run))
+    return runs
+
+
+def _embedded_names(seed_texts: list[str]) -> list[str]:
+    """Proper names with a country's name inside, after another capitalised word: "South
+    China Sea", "West Philippine Sea". They name a place, not the country; as entities of
+    their own they take the match from the country's name (the longest match wins)."""
+    found: Counter[str] = Counter()
+    for text in seed_texts:
+        for sentence in _SENTENCE.findall(text):
+            tokens = _TOKENS.findall(sentence)
+            for index in range(1, len(tokens) - 1):
+                before, word, after = tokens[index - 1], tokens[index], tokens[index + 1]
+                if (
+                    _is_country(word)
+                    and index - 1 > 0
+                    and before[:1].isupper()
+                    and not _is_country(before)
+                    and normalize(before) not in _TITLES | STOPWORDS
+                    and after[:1].isupper()
+                    and not _is_country(after)
+                ):
+                    found[f"{before} {word} {after}"] += 1
+    return [name for name, _ in found.most_common()]
+
+
+def _seed_forms(seed_texts: list[str], side_countries: dict[str, Country]) -> dict[str, list[str]]:
+    """Each side's adjectives and plurals as the seeds write them: capitalised words that
+    extend the stem of one of its names by a short ending ("Philippine", "Turks")."""
+    forms: dict[str, list[str]] = {}
+    words = {w for text in seed_texts for w in _TOKENS.findall(text) if w[:1].isupper() and w.isalpha()}
+    for side, country in side_countries.items():
+        stems = {
+            n[: max(4, len(n) - 2)]
+            for n in (normalize(x) for x in (country.name, *country.names))
+            if n.isascii() and len(n) >= 4
+        }
+        known = {normalize(a) for a in (*country.names, *country.demonyms, *country.adjectives)}
+        forms[side] = sorted(
+            w
+            for w in words
+            if normalize(w) not in known and any(normalize(w).startswith(s) and len(w) <= len(s) + 6 for s in stems)
+        )
+    return forms
+
+
+def _is_country(word: str) -> bool:
+    """A country's or a city's name or demonym (a place, not a person or a body)."""
+    return normalize(word) in _place_words()
+
+
+@cache
+def _place_words() -> frozenset[str]:
+    words = set()
+    for country in gazetteer().values():
+        words.update(normalize(a) for a in (country.name, *country.names, *country.demonyms))
+        for place in (country.capital, *country.cities):
+            if place is not None:
+                words.update(normalize(n) for n in place.names)
+    return frozenset(words)
+
+
+def _trim_name(run: list[str], common: frozenset[str], side_of, *, keep_common: bool = False) -> str | None:
+    """The name inside a capitalised run: titles, common words and country words at its ends dropped."""
+
+    def ordinary(word: str) -> bool:
+        norm = normalize(word)
+        return (
+            norm in _TITLES
+            or norm in _CONNECTORS
+            or norm in STOPWORDS
+            or (not keep_common and norm in common)
+            or len(norm) < 3
+            or side_of(word) is not None
+            or _is_country(word)
+        )
+
+    words = list(run)
+    if keep_common:  # a defined name ("Libyan Arab Armed Forces (LAAF)") is kept whole
+        return " ".join(words)
+    while words and ordinary(words[0]):
+        words.pop(0)
+    while words and ordinary(words[-1]):
+        words.pop()
+    if not words or (len(words) == 1 and len(words[0]) < MIN_SINGLE_NAME and not words[0].isupper()):
+        return None
+    return " ".join(words)
+
+
+def _merge_surnames(candidates: dict[str, InducedActor], votes: dict[str, Counter[str]], common: frozenset[str]):
+    """ "Haftar" alone is "Khalifa Haftar" (the longest name ending in it, most mentioned)."""
+    multi = sorted((a for a in candidates.values() if " " in a.name), key=lambda a: -a.mentions)
+    merged: dict[str, InducedActor] = {a.name: a for a in multi}
+    for actor in candidates.values():
+        if " " in actor.name:
+            continue
+        owner = next((m for m in multi if m.name.split()[-1] == actor.name or actor.name in m.aliases), None)
+        if owner is None:
+            merged[actor.name] = actor
+            continue
+        owner.mentions += actor.mentions
+        votes[owner.name].update(votes.get(actor.name, Counter()))
+    for actor in multi:
+        words = actor.name.split()
+        surname = words[-1]
+        personal = len(words) <= 3 and not any(w.lower() in _CONNECTORS or normalize(w) in common for w in words)
+        if personal and len(surname) >= 4 and surname not in actor.aliases:
+            actor.aliases.append(surname)
+            actor.capitalised.append(surname)
+        if actor.name not in actor.capitalised:
+            actor.capitalised.append(actor.name)
+    for actor in merged.values():
+        if " " not in actor.name and actor.name not in actor.capitalised:
+            actor.capitalised.append(actor.name)
+    return list(merged.values())
+
+
+# --- facets --------------------------------------------------------------------------
+
+
+def _seed_facets(seed_texts: list[str], matcher_cls) -> dict[str, list[str]]:
+    """Facet id → the cue words of that facet the seeds use, most used facets first."""
+    from seedwatch.relevance.profile import Facet
+
+    facets = tuple(Facet(id=f.id, label=f.label, cues=f.all_cues, generic=f.generic) for f in lexicon())
+    matcher = matcher_cls.compile_facets(facets)
+    found: dict[str, Counter[str]] = defaultdict(Counter)
+    for text in seed_texts:
+        norm = normalize(text)
+        for hit in matcher.find(norm):
+            if hit.target.facet:
+                found[hit.target.facet][norm[hit.start : hit.end]] += 1
+    ranked = sorted(found.items(), key=lambda kv: -sum(kv[1].values()))
+    return {facet: [w for w, _ in words.most_common()] for facet, words in ranked}

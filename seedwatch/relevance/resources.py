@@ -1,0 +1,99 @@
+"""The generic resources every profile draws on: the world's countries and the relations lexicon.
+
+Neither names a topic: ``resources/gazetteer.json`` holds every country (CLDR names in
+every locale, demonyms, capitals and largest cities in every script GeoNames records;
+see ``gazetteer_build.py``), and ``resources/relations_lexicon.yaml`` the words news
+uses for what passes between two countries (visits, troops, trade, sanctions...), in
+the languages of the feed list and more. Both are read once per process.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from seedwatch.relevance.normalize import normalize
+
+RESOURCES = Path(__file__).with_name("resources")
+GAZETTEER_FILE = RESOURCES / "gazetteer.json"
+LEXICON_FILE = RESOURCES / "relations_lexicon.yaml"
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    name: str
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Country:
+    """One country (or a union such as the EU) with its names in every language we have."""
+
+    code: str
+    name: str  # English short name
+    names: tuple[str, ...]  # CLDR names in every locale, alternative spellings
+    demonyms: tuple[str, ...]  # English demonyms (Libyan, Libyans)
+    adjectives: tuple[str, ...]  # derived adjective forms: name stems (peru*) and the Arabic nisba (-ي)
+    capital: Place | None
+    cities: tuple[Place, ...]  # the largest cities, capital excluded
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^a-z0-9]+", "_", normalize(self.name)).strip("_")
+
+
+@dataclass(frozen=True, slots=True)
+class LexiconFacet:
+    id: str
+    label: str
+    generic: bool
+    cues: dict[str, tuple[str, ...]]  # language → cue words
+
+    @property
+    def all_cues(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(c for cues in self.cues.values() for c in cues))
+
+
+@cache
+def gazetteer() -> dict[str, Country]:
+    """Every country of the gazetteer by ISO code."""
+    data = json.loads(GAZETTEER_FILE.read_text(encoding="utf-8"))["countries"]
+    countries = {}
+    for code, record in data.items():
+        cities = [Place(c["name"], tuple(c["names"])) for c in record["cities"]]
+        capital = next((c for c in cities if c.name == record["capital"]), None)
+        countries[code] = Country(
+            code=code,
+            name=record["name"],
+            names=tuple(record["names"]),
+            demonyms=tuple(record["demonyms"]),
+            adjectives=tuple(record["adjectives"]),
+            capital=capital,
+            cities=tuple(c for c in cities if c is not capital),
+        )
+    return countries
+
+
+@cache
+def lexicon() -> tuple[LexiconFacet, ...]:
+    """The relations lexicon's facets, in file order."""
+    data = yaml.safe_load(LEXICON_FILE.read_text(encoding="utf-8"))
+    return tuple(
+        LexiconFacet(
+            id=item["id"],
+            label=item.get("label", item["id"]),
+            generic=bool(item.get("generic", False)),
+            cues={lang: tuple(str(c) for c in cues) for lang, cues in item["cues"].items()},
+        )
+        for item in data["facets"]
+    )
+
+
+def lexicon_languages() -> tuple[str, ...]:
+    data = yaml.safe_load(LEXICON_FILE.read_text(encoding="utf-8"))
+    return tuple(data["languages"])
