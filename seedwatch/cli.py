@@ -120,31 +120,71 @@ def feeds_check(
     print_feed_health(console, settings, now=datetime.now(UTC))
 
 
+SeedsDir = Annotated[
+    Path | None,
+    typer.Option("--seeds", help="Seed directory (one sub-directory per topic) instead of the configured one."),
+]
+SeedsOnly = Annotated[bool, typer.Option("--seeds-only", help="Ignore the curated profile file: the seeds alone.")]
+
+
+def _topic_dirs(settings, seeds: Path | None) -> tuple[Path, Path]:
+    return settings.paths.topics_dir, (seeds.resolve() if seeds else settings.paths.seeds_dir)
+
+
 @profile_app.command("show")
 def profile_show(
     topic: Annotated[str | None, typer.Argument(help="Topic name (default: all).")] = None,
+    seeds: SeedsDir = None,
+    seeds_only: SeedsOnly = False,
     config: ConfigDir = None,
 ) -> None:
-    """Print a topic profile: actors, places, agreements, facets and seed terms."""
+    """Print a topic profile: sides, actors, places, facets, each marked induced or curated."""
     from seedwatch.relevance import cli as relevance_cli
 
-    settings = _settings(config)
-    relevance_cli.profile_show(topic, settings.paths.topics_dir, settings.paths.seeds_dir)
+    relevance_cli.profile_show(
+        topic, *_topic_dirs(_settings(config), seeds), seeds_only=seeds_only, other_seeds=seeds is not None
+    )
+
+
+@profile_app.command("draft")
+def profile_draft(
+    topic: Annotated[str, typer.Argument(help="Topic name: a directory of seeds.")],
+    write: Annotated[bool, typer.Option("--write", help="Write config/topics/TOPIC.yaml instead of printing.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="With --write: replace an existing profile file.")] = False,
+    seeds: SeedsDir = None,
+    config: ConfigDir = None,
+) -> None:
+    """Draw a profile from the seeds alone and print it as commented YAML for an analyst to edit."""
+    from seedwatch.relevance import cli as relevance_cli
+
+    topics_dir, seeds_dir = _topic_dirs(_settings(config), seeds)
+    raise typer.Exit(
+        relevance_cli.profile_draft(
+            topic, topics_dir, seeds_dir, write=write, force=force, other_seeds=seeds is not None
+        )
+    )
 
 
 @eval_app.command("relevance")
 def eval_relevance(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Labelled items (JSON lines).")],
-    topic: Annotated[str, typer.Option(help="Topic to evaluate.")] = "libya_turkey",
+    topic: Annotated[str | None, typer.Option(help="Topic to evaluate (default: the only topic).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    seeds: SeedsDir = None,
+    seeds_only: SeedsOnly = False,
+    cv: Annotated[
+        int, typer.Option("--cv", min=0, help="Also cross-validate over split_group with this many folds.")
+    ] = 0,
     config: ConfigDir = None,
 ) -> None:
     """Precision, recall, F1, confusion matrix and worst mistakes on a labelled file."""
     from seedwatch.relevance import cli as relevance_cli
 
-    settings = _settings(config)
+    topics_dir, seeds_dir = _topic_dirs(_settings(config), seeds)
     raise typer.Exit(
-        relevance_cli.eval_relevance(file, topic, as_json, settings.paths.topics_dir, settings.paths.seeds_dir)
+        relevance_cli.eval_relevance(
+            file, topic, as_json, topics_dir, seeds_dir, seeds_only=seeds_only, folds=cv, other_seeds=seeds is not None
+        )
     )
 
 
@@ -154,13 +194,17 @@ def tag(
         Path, typer.Argument(exists=True, dir_okay=False, help="Items as JSON lines (id, title, text, language).")
     ],
     topic: Annotated[str | None, typer.Option(help="Topic (default: every topic).")] = None,
+    seeds: SeedsDir = None,
+    seeds_only: SeedsOnly = False,
     config: ConfigDir = None,
 ) -> None:
     """Tag every item of a JSON-lines file; print one JSON line per item."""
     from seedwatch.relevance import cli as relevance_cli
 
-    settings = _settings(config)
-    raise typer.Exit(relevance_cli.tag_file(file, topic, settings.paths.topics_dir, settings.paths.seeds_dir))
+    topics_dir, seeds_dir = _topic_dirs(_settings(config), seeds)
+    raise typer.Exit(
+        relevance_cli.tag_file(file, topic, topics_dir, seeds_dir, seeds_only=seeds_only, other_seeds=seeds is not None)
+    )
 
 
 @app.command()

@@ -65,16 +65,20 @@ def demo_feeds(site_url: str) -> list[dict[str, object]]:
     ]
 
 
-DEMO_ALERTS = [
-    {
-        "name": "libya-turkey-desk",
-        "recipients": [ANALYST],
-        "topic": "libya_turkey",
-        "min_grade": 2,
-        "mode": "immediate",
-        "timezone": "Europe/Istanbul",
-    },
-]
+def demo_alerts() -> list[dict[str, object]]:
+    """One immediate desk rule per topic of the project's seeds (no topic is named in code)."""
+    topics = sorted(p.name for p in (PROJECT_DIR / "seeds").iterdir() if p.is_dir())
+    return [
+        {
+            "name": f"{topic.replace('_', '-')}-desk",
+            "recipients": [ANALYST],
+            "topic": topic,
+            "min_grade": 2,
+            "mode": "immediate",
+            "timezone": "UTC",
+        }
+        for topic in topics
+    ]
 
 
 def write_config(
@@ -102,7 +106,7 @@ def write_config(
         "kibana_base_url": "http://localhost:5601",
     }
     feeds_file = {"feeds": demo_feeds(site_url) if feeds is None else feeds}
-    alerts_file = {"rules": DEMO_ALERTS if alerts is None else alerts}
+    alerts_file = {"rules": demo_alerts() if alerts is None else alerts}
     for name, data in (("seedwatch.yaml", settings), ("feeds.yaml", feeds_file), ("alerts.yaml", alerts_file)):
         (config_dir / name).write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return config_dir

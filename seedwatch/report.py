@@ -184,7 +184,7 @@ def print_demo_summary(
     if not mails:
         console.print("[dim]No email: nothing new to alert (every story was alerted before, or none is relevant).[/]")
     config = settings.config_dir
-    console.print(f"\nSearch what was indexed:  [bold].venv/bin/seedwatch search -c {config} 'Haftar grade:2'[/]")
+    console.print(f"\nSearch what was indexed:  [bold].venv/bin/seedwatch search -c {config} 'grade:2'[/]")
     console.print(f"Feed health:              [bold].venv/bin/seedwatch feeds check -c {config}[/]")
     console.print(
         "Run it again (`make demo`): feeds not yet due are skipped, due ones answer 304 or the same content: "

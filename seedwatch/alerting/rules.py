@@ -80,7 +80,7 @@ class AlertRule(_Strict):
 
     name: str = Field(min_length=1, pattern=r"^[\w.-]+$")
     recipients: list[str] = Field(min_length=1)
-    topic: str = "libya_turkey"
+    topic: str = ""  # a seeds/<topic>/ directory; required for a stories rule
     kind: Literal["stories", "operations"] = "stories"
     min_grade: int = Field(2, ge=0, le=2)
     min_score: float = Field(0.0, ge=0, le=1)
@@ -126,6 +126,12 @@ class AlertRule(_Strict):
         if not value.isprintable():
             raise ValueError("the subject prefix must be one line of printable text")
         return value
+
+    @model_validator(mode="after")
+    def _stories_need_a_topic(self) -> AlertRule:
+        if self.kind == "stories" and not self.topic:
+            raise ValueError("a stories rule needs 'topic': the name of a seeds/<topic>/ directory")
+        return self
 
     @model_validator(mode="after")
     def _operations_are_daily(self) -> AlertRule:

@@ -2,20 +2,20 @@
 
 Syntax (``seedwatch search``, alert rules)::
 
-    haftar erdogan            words: all must occur (title, summary or body)
+    lorenzo morales           words: all must occur (title, summary or body)
     "maritime deal"           a phrase: these words, in this order, in one field
-    -tripoli  -"oil price"    exclusion (also NOT x)
-    fidan OR cavusoglu        either; OR binds tighter than the implicit AND,
-                              so  haftar fidan OR erdogan  is  haftar (fidan OR erdogan)
+    -lima  -"oil price"       exclusion (also NOT x)
+    rojas OR quispe           either; OR binds tighter than the implicit AND,
+                              so  morales rojas OR quispe  is  morales (rojas OR quispe)
     (a b) OR c                parentheses group
-    outlet:"Anadolu Agency"   lang:tr  country:TR  facet:maritime  actor:haftar
-    topic:libya_turkey  story:<id>
+    outlet:"Anadolu Agency"   lang:tr  country:TR  facet:maritime  actor:morales
+    topic:chile_peru  story:<id>
     grade:2  grade:>=1  grade:relevant
     date:2025-09-01..2025-09-30   date:2025-09-01..   date:..2025-09-30   date:2025-09-01
 
 Text is folded the same way everywhere: case, diacritics (Turkish ı/İ too),
 Arabic hamza forms, taa marbuta, alef maqsura, harakat and tatweel; apostrophes
-split words (``Libya'nın`` is ``libya nin``). Field values compare folded and whole.
+split words (``Şili'nin`` is ``sili nin``). Field values compare folded and whole.
 Dates are UTC days, both ends inclusive.
 
 Translation: :func:`to_sqlite` (FTS5 MATCH sub-queries inside a SQL WHERE),
