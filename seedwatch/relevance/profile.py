@@ -87,6 +87,7 @@ class Entity:
     not_near: tuple[str, ...] = ()  # words that, in the same sentence, mean another referent
     origin: str = "curated"  # "induced" (drawn from the seeds), "curated", or "curated+induced"
     note: str = ""  # why induction put it on its side (shown by profile show and draft)
+    outsider: bool = False  # a country the seeds barely name: as a headline's principal, the story is its own
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,7 @@ W_SIMILARITY = 0.1  # small: the seed is English, and held-out items are often T
 NO_RELATION_CAP = 0.2
 MIN_SIDE_MENTIONS = 1.5  # weighted mentions of the less-named side below which it is a passing mention
 NOT_CENTRAL_CAP = 0.55
+SUSTAINED_SENTENCES = 3  # sentences naming both sides with a cue: the relation runs through the piece
 
 
 def _similarity(profile: TopicProfile, tokens: list[str]) -> float:
@@ -182,7 +183,12 @@ def _relation_tag(
     score += W_SIMILARITY * min(1.0, similarity * 2)
 
     related = title.sides >= both or title_and_lead or bool(pair_sentences) or bool(pair_paragraphs)
-    central = title_both or ((title_and_lead or bool(lead_pairs)) and weaker_side >= MIN_SIDE_MENTIONS)
+    # The relation is the subject when the headline or lead carries it, or when it runs
+    # through the piece (an editorial whose title is a metaphor).
+    sustained = sum(bool(s.facets) for s in strong_pairs) >= SUSTAINED_SENTENCES
+    central = title_both or (
+        (title_and_lead or bool(lead_pairs) or sustained) and weaker_side >= MIN_SIDE_MENTIONS
+    )
     if not related:
         score = min(score, NO_RELATION_CAP)
         evidence.append("no place where both sides meet")
@@ -200,9 +206,15 @@ def _relation_tag(
     elif not central:
         score = min(score, NOT_CENTRAL_CAP)
         evidence.append("the relation is not in the title or lead")
-    elif not central_facets:
+    elif not central_facets and not sustained:
         score = min(score, NOT_CENTRAL_CAP)
         evidence.append("the title and lead name both sides but not what the relation is")
+    headline = title if title.sides else lead[0] if lead else title
+    outsiders = _leading_outsider(headline, both)
+    if related and outsiders and score > NOT_CENTRAL_CAP:
+        # "Japan sends a submarine to <side B> amid <side A>'s claims": a third country leads.
+        score = NOT_CENTRAL_CAP
+        evidence.append(f"another country leads the headline ({', '.join(sorted(outsiders))}): the relation is a thread")
     score = round(max(0.0, min(1.0, score)), 4)
     grade = _grade(profile, score)
 
@@ -247,6 +259,19 @@ def _relation_tag(
         actors=tuple(actors),
         explanation=explanation,
     )
+
+
+def _leading_outsider(segment: Segment, sides: set[str]) -> set[str]:
+    """The outsider country a headline names first, before either side, if any."""
+    for hit in segment.hits:
+        entity = hit.target.entity
+        if entity is None:
+            continue
+        if entity.outsider and entity.name in segment.principal_outsiders:
+            return {entity.name}
+        if entity.side in sides:
+            return set()
+    return set()
 
 
 def _seed_only_tag(profile: TopicProfile, similarity: float, language: str | None) -> TopicTag:

@@ -40,6 +40,7 @@ class Segment:
     hits: list[Hit] = field(default_factory=list)
     sides: set[str] = field(default_factory=set)
     principal_sides: set[str] = field(default_factory=set)  # named as actors, not in a list or as an attribute
+    principal_outsiders: set[str] = field(default_factory=set)  # countries the seeds barely name, as actors
     facets: set[str] = field(default_factory=set)  # what the sentence says: cue words and agreements
     actor_facets: set[str] = field(default_factory=set)  # facets of the actors named (reported only)
 
@@ -107,7 +108,8 @@ def _keep(hit: Hit, text: Text, segment: Segment) -> bool:
     entity = hit.target.entity
     if entity is None:
         return True
-    if hit.target.capitalised and not text.surface(hit.start, hit.end)[:1].isupper():
+    # A name ends with a capital word: "Republic of Chile", not "la réunion" after a capital "La".
+    if hit.target.capitalised and not text.surface(hit.start, hit.end).split()[-1][:1].isupper():
         return False
     if entity.not_near:
         return not _not_near_pattern(entity.not_near).search(text.norm, segment.start, segment.end)
@@ -132,6 +134,8 @@ def assign_hits(hits: list[Hit], text: Text, locate: Callable[[int], Segment | N
             segment.sides.update(named)
             if not _is_attribute(text.norm, hit) and not _in_enumeration(text.norm, segment, hit):
                 segment.principal_sides.update(named)
+                if entity.outsider:
+                    segment.principal_outsiders.add(entity.name)
             # An actor (a commander, an army chief) says who, not what the relation is.
             # A third party (Greece) says who else is involved; an agreement says what it is about.
             says_what = entity.kind == "agreement"
