@@ -39,6 +39,7 @@ class Target:
     entity: Entity | None
     facet: str | None  # set for facet cues
     capitalised: bool = False  # the alias counts only when written with a capital
+    upper: bool = False  # an acronym (US, UAE): counts only in capitals ("As" is not AS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,11 @@ class Hit:
     start: int
     end: int
     target: Target
+
+
+def _is_acronym(alias: str) -> bool:
+    letters = alias.replace(".", "")
+    return letters.isascii() and letters.isalpha() and letters.isupper() and len(letters) <= 5
 
 
 def _token_matches(token: str, wanted: str, stem: bool) -> bool:
@@ -125,13 +131,13 @@ class Matcher:
                 patterns.append(_Pattern(tokens, stem, len(targets) - 1))
 
         for entity in entities:
-            for capitalised in (False, True):
-                targets.append(Target(entity=entity, facet=None, capitalised=capitalised))
+            uncased = len(targets)  # no capital letter to ask of Arabic or Chinese
+            for capitalised, upper in ((False, False), (True, False), (True, True)):
+                targets.append(Target(entity=entity, facet=None, capitalised=capitalised, upper=upper))
                 for alias in entity.aliases:
-                    if (alias in entity.capitalised) == capitalised:
+                    if (alias in entity.capitalised) == capitalised and _is_acronym(alias) == upper:
                         add(alias, targets[-1])
             if entity.kind == "actor":  # people and bodies: their names in other scripts
-                uncased = len(targets) - 2  # no capital letter to ask of Arabic or Chinese
                 for alias in entity.aliases:
                     tokens = tuple(TOKEN.findall(normalize(alias.rstrip("*"))))
                     key = name_key(tokens) if tokens and alias.isascii() and not alias.endswith("*") else None

@@ -209,6 +209,16 @@ def _relation_tag(
     elif not central_facets and not sustained:
         score = min(score, NOT_CENTRAL_CAP)
         evidence.append("the title and lead name both sides but not what the relation is")
+    # Sides that meet only as items of lists ("delegates from China, Indonesia, the
+    # Philippines...") are not in a relation; sides that never share a sentence are shown
+    # to be in one only by a headline that says what passes ("Weapons for <side B>").
+    meetings = [s for s in (title, *pair_sentences) if s.unlisted_sides >= both]
+    if related and not meetings and (title.sides >= both or pair_sentences):
+        score = min(score, NO_RELATION_CAP)
+        evidence.append("the sides meet only in lists of countries")
+    elif related and not (title.sides >= both or pair_sentences or title.facets) and score > NOT_CENTRAL_CAP:
+        score = NOT_CENTRAL_CAP
+        evidence.append("the sides never share a sentence, and the headline says no more")
     headline = title if title.sides else lead[0] if lead else title
     outsiders = _leading_outsider(headline, both)
     if related and outsiders and score > NOT_CENTRAL_CAP:

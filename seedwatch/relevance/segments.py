@@ -41,6 +41,7 @@ class Segment:
     sides: set[str] = field(default_factory=set)
     principal_sides: set[str] = field(default_factory=set)  # named as actors, not in a list or as an attribute
     principal_outsiders: set[str] = field(default_factory=set)  # countries the seeds barely name, as actors
+    unlisted_sides: set[str] = field(default_factory=set)  # named other than as one item of a list
     facets: set[str] = field(default_factory=set)  # what the sentence says: cue words and agreements
     actor_facets: set[str] = field(default_factory=set)  # facets of the actors named (reported only)
 
@@ -109,7 +110,10 @@ def _keep(hit: Hit, text: Text, segment: Segment) -> bool:
     if entity is None:
         return True
     # A name ends with a capital word: "Republic of Chile", not "la réunion" after a capital "La".
-    if hit.target.capitalised and not text.surface(hit.start, hit.end).split()[-1][:1].isupper():
+    surface = text.surface(hit.start, hit.end)
+    if hit.target.capitalised and not surface.split()[-1][:1].isupper():
+        return False
+    if hit.target.upper and not surface.isupper():
         return False
     if entity.not_near:
         return not _not_near_pattern(entity.not_near).search(text.norm, segment.start, segment.end)
@@ -132,7 +136,10 @@ def assign_hits(hits: list[Hit], text: Text, locate: Callable[[int], Segment | N
         if entity is not None:
             named = side_set if entity.side == SIDE_BOTH else {entity.side} & side_set
             segment.sides.update(named)
-            if not _is_attribute(text.norm, hit) and not _in_enumeration(text.norm, segment, hit):
+            listed = _in_enumeration(text.norm, segment, hit)
+            if not listed:
+                segment.unlisted_sides.update(named)
+            if not listed and not _is_attribute(text.norm, hit):
                 segment.principal_sides.update(named)
                 if entity.outsider:
                     segment.principal_outsiders.add(entity.name)
