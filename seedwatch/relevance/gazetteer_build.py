@@ -203,6 +203,13 @@ def _adjectives(
     return list(dict.fromkeys(out))
 
 
+def _split_forms(adjectives: list[str]) -> dict[str, list[str]]:
+    """Adjectives proper (language names, nisba, stems) apart from the many stem+ending
+    forms, which only a topic's own sides need."""
+    forms = [a for a in adjectives if a.isascii() and a.islower() and not a.endswith("*")]
+    return {"adjectives": [a for a in adjectives if a not in set(forms)], "forms": forms}
+
+
 def _nisba(token: str) -> list[str]:
     """The Arabic relative adjective of a name, masculine, feminine and plural: تركيا → تركي،
     تركية، تركيون; الصين → صيني، صينية. Written as normalisation folds them (ة → ه)."""
@@ -253,12 +260,12 @@ def _city_names(city: dict, common: frozenset[str], english_common: frozenset[st
 def _give_shared_names_to_the_larger(countries: dict[str, dict], population: dict[str, int]) -> None:
     owner: dict[str, str] = {}
     for code, record in countries.items():
-        for name in (*record["names"], *record["demonyms"], *record["adjectives"]):
+        for name in (*record["names"], *record["demonyms"], *record["adjectives"], *record["forms"]):
             key = normalize(name)
             if key not in owner or population.get(code, 0) > population.get(owner[key], 0):
                 owner[key] = code
     for code, record in countries.items():
-        for field in ("names", "demonyms", "adjectives"):
+        for field in ("names", "demonyms", "adjectives", "forms"):
             record[field] = [n for n in record[field] if owner[normalize(n)] == code or n == record["name"]]
 
 
@@ -310,8 +317,10 @@ def build() -> dict[str, object]:
             "name": english_name,
             "names": names,
             "demonyms": _unique(english[1:]),
-            "adjectives": _unique(language_adjectives.get(code, []))
-            + _adjectives(english, [*stem_names, *arabic], own, sorted_common, english_common),
+            **_split_forms(
+                _unique(language_adjectives.get(code, []))
+                + _adjectives(english, [*stem_names, *arabic], own, sorted_common, english_common)
+            ),
             "capital": capital,
             "cities": [
                 {

@@ -138,13 +138,16 @@ def _cased(alias: str) -> bool:
     return first.isupper() or first.islower()
 
 
-def country_entity(country: Country, side: str, *, kind: str = "actor", extra: tuple[str, ...] = ()):
-    """The country as an entity: its names (capitalised where the script has case) and adjectives."""
+def country_entity(
+    country: Country, side: str, *, kind: str = "actor", extra: tuple[str, ...] = (), forms: bool = True
+):
+    """The country as an entity: its names (capitalised where the script has case) and
+    adjectives; ``forms`` adds the stem+ending forms (a side needs them, a bystander not)."""
     from seedwatch.relevance.profile import Entity
 
     names = [*country.demonyms, *extra, *country.names]
-    aliases = tuple(dict.fromkeys([country.name, *names, *country.adjectives]))
-    # Names are proper nouns: "Turkey" and "China", not "turkey" and "china" (the bird, the plates).
+    aliases = tuple(dict.fromkeys([country.name, *names, *country.adjectives, *(country.forms if forms else ())]))
+    # Names are proper nouns: "Chile" the country, not "chile" the pepper.
     capitalised = tuple(a for a in dict.fromkeys([country.name, *names]) if _cased(a))
     return Entity(name=country.name, kind=kind, side=side, aliases=aliases, capitalised=capitalised)
 

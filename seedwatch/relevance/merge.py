@@ -81,7 +81,7 @@ def induced_entities(induction: Induction, side_map: dict[str, str]) -> list[Ent
     for code, country in gazetteer().items():
         if code not in side_codes:
             outsider = induction.country_mentions.get(code, 0) < SEED_PARTY_MENTIONS
-            entity = country_entity(country, SIDE_OTHER, kind="place")
+            entity = country_entity(country, SIDE_OTHER, kind="place", forms=False)
             entities.append(replace(entity, origin="induced", note="another country", outsider=outsider))
     return entities
 

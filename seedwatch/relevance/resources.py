@@ -38,7 +38,8 @@ class Country:
     name: str  # English short name
     names: tuple[str, ...]  # CLDR names in every locale, alternative spellings
     demonyms: tuple[str, ...]  # English demonyms (Libyan, Libyans)
-    adjectives: tuple[str, ...]  # derived adjective forms: name stems (peru*) and the Arabic nisba (-ي)
+    adjectives: tuple[str, ...]  # its language's name (turc, turecki), Cyrillic/Greek stems, the Arabic nisba (-ي)
+    forms: tuple[str, ...]  # name stem + adjective and plural endings (peruan, peruvian...)
     capital: Place | None
     cities: tuple[Place, ...]  # the largest cities, capital excluded
 
@@ -73,6 +74,7 @@ def gazetteer() -> dict[str, Country]:
             names=tuple(record["names"]),
             demonyms=tuple(record["demonyms"]),
             adjectives=tuple(record["adjectives"]),
+            forms=tuple(record["forms"]),
             capital=capital,
             cities=tuple(c for c in cities if c is not capital),
         )
