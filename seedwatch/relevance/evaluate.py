@@ -17,7 +17,7 @@ from seedwatch.models import TopicTag
 from seedwatch.relevance.profile import TopicProfile
 from seedwatch.relevance.scorer import tag_article
 
-# The Libya–Turkey set names its hard negatives by country; the other topics by role.
+# The first topic's set names its hard negatives by country; the other topics by role.
 HARD_NEGATIVE_TYPES = frozenset(
     {"libya_only", "turkey_only", "libya_and_turkey_no_relation", "a_only", "b_only", "both_no_relation"}
 )

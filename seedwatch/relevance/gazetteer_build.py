@@ -38,7 +38,7 @@ STEM_LANGUAGES = frozenset(
     "en fr de es it pt nl pl cs sk sl hr sr bs bg ru uk be el tr az id ms ro hu sv da nb nn fi et lv lt sq mk ca gl".split()
 )
 # Languages with much news: a country's name there may be a common word of that language
-# (تركيا, 中国, Türkiye are frequent because they are the name), and only English vetoes it.
+# (مصر, 日本, Türkçe-like names are frequent because they are the name), and only English vetoes it.
 MAJOR_LANGUAGES = STEM_LANGUAGES | frozenset("ar fa ur he hi bn zh ja ko th vi ka hy sw".split())
 COMMON_LANGUAGES = "en fr de es it pt nl pl ru uk bg el tr ar id hu sv cs ro".split()
 COMMON_WORDS_PER_LANGUAGE = 30_000
@@ -52,7 +52,7 @@ LATIN_ENDINGS = (
     "sch sche schen scher sches ien ienne iens iennes ois oise ski ska skie skiego skiej skich sky "
     "ske ske ano ana anos anas ese esi ees eese ische ier iers ier ai ija iji"
 ).split()
-# Final vowels (Latin, Greek, Cyrillic) and a plural -s after e: Philippines → philippin*.
+# Final vowels (Latin, Greek, Cyrillic) and a plural -s after e: Maldives → maldiv-.
 _STEM_TRIM = re.compile(r"(?:[aeiouαεηιουωаеиоуыэюяйьіїє]|(?<=e)s)*y?$")
 _TOKEN = re.compile(r"\w+")
 _ONE_VOWEL = r"[αεηιουωаеиоуыэюяйьіїє]$"
@@ -127,7 +127,7 @@ def _acronyms(english_name: str, alternatives: list[str]) -> list[str]:
     """Initials of multi-word English names, as news writes them: US, U.S., UAE, PRC.
 
     Two letters only from the short name (US, UK, EU); an alternative spelling's
-    initials need three ("Republic of Turkey" is not RT, which is a broadcaster).
+    initials need three ("Republic of Korea" is not RK).
     """
     out = []
     for name in [english_name, *alternatives]:
@@ -140,7 +140,7 @@ def _acronyms(english_name: str, alternatives: list[str]) -> list[str]:
 
 
 def _demonym_forms(demonym: str) -> list[str]:
-    """The demonym and, where English makes one, its plural (Libyans, not Turkishs)."""
+    """The demonym and, where English makes one, its plural (Peruvians, not Danishs)."""
     if not demonym:
         return []
     if demonym.endswith(("sh", "ch", "ese", "s", "x", "z")):
@@ -211,8 +211,8 @@ def _split_forms(adjectives: list[str]) -> dict[str, list[str]]:
 
 
 def _nisba(token: str) -> list[str]:
-    """The Arabic relative adjective of a name, masculine, feminine and plural: تركيا → تركي،
-    تركية، تركيون; الصين → صيني، صينية. Written as normalisation folds them (ة → ه)."""
+    """The Arabic relative adjective of a name, masculine, feminine and plural: سوريا → سوري،
+    سورية، سوريون; اليابان → ياباني، يابانية. Written as normalisation folds them (ة → ه)."""
     base = token.removeprefix("ال").removesuffix("ا")
     if len(base) < 3:
         return []
@@ -222,10 +222,10 @@ def _nisba(token: str) -> list[str]:
 
 
 def _language_adjectives(info: dict[str, dict], population: dict[str, int]) -> dict[str, list[str]]:
-    """Country → the name of its own language in every major locale (turc, turecki, турецкий,
-    التركية), which is also the country's adjective. Only for a language whose largest
+    """Country → the name of its own language in every major locale (japonais, japoński, японский,
+    اليابانية), which is also the country's adjective. Only for a language whose largest
     official speaker is twice the size of the next (of two) or ten times (of more): Greek
-    to Greece, not Cyprus; Chinese to China; Arabic, Portuguese or Russian to no one."""
+    to Greece, not Cyprus; Japanese to Japan; Arabic, Portuguese or Russian to no one."""
     from babel import Locale
 
     speakers: dict[str, list[str]] = {}
@@ -302,8 +302,8 @@ def build() -> dict[str, object]:
             [*cldr_stem_names[code], *(record.get("translations") or {}).values(), *language_adjectives.get(code, [])]
         )
         arabic = [n for n in cldr_major_names[code] if any("\u0600" <= ch <= "\u06ff" for ch in n)]
-        # A name in a major language may be a common word of its own language (Türkiye is
-        # frequent Turkish): only English, which most feeds write, may veto it. A name in
+        # A name in a major language may be a common word of its own language (Deutschland is
+        # frequent German): only English, which most feeds write, may veto it. A name in
         # a minor locale goes if it is common in any news language.
         major = {normalize(n) for n in (*cldr_major_names[code], *stem_names)}
         names = [

@@ -9,7 +9,7 @@ profile would say, with no knowledge of any topic:
 * **places**: each side's capital and the cities of any country the seeds name;
 * **actors**: the people and bodies the seeds name (capitalised words that general news
   rarely uses, and acronyms defined in parentheses), each on the side the seeds tie it
-  to ("Turkish intelligence chief Ibrahim Kalin", "Libyan Arab Armed Forces (LAAF)");
+  to ("Chilean Foreign Minister Ana Rojas", "Peruvian Armed Forces (FAP)");
 * **facets**: the relations lexicon's facets, with those the seeds talk about first.
 
 Every name is then expanded from the generic resources (:mod:`.resources`): a country
@@ -24,9 +24,11 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import cache
 
+import yaml
+
 from seedwatch.relevance.normalize import normalize
 from seedwatch.relevance.profile import STOPWORDS
-from seedwatch.relevance.resources import Country, gazetteer, lexicon
+from seedwatch.relevance.resources import RESOURCES, Country, gazetteer, lexicon
 
 SIDE_PLACE_WEIGHT = 0.6  # a capital or city stands for its country less surely than its name
 SURNAME_WEIGHT = 0.8
@@ -34,17 +36,17 @@ MIN_SECOND_SIDE = 2.0  # weighted mentions the second side needs to be a side at
 OPENING_CHARS = 400  # the headline and lead: mentions there count double
 ACTOR_WINDOW = 3  # tokens before a name in which a side's adjective ties it to that side
 MAX_ACTORS = 40
+TITLES_FILE = RESOURCES / "titles.yaml"
 _CONNECTORS = {"al", "el", "bin", "ibn", "de", "del", "van", "von", "der", "da", "of"}
-_TITLES = {
-    "mr", "mrs", "ms", "dr", "gen", "lt", "col", "maj", "adm", "sgt", "capt", "prof", "sen", "rep", "gov",
-    "st", "sir", "president", "minister", "general", "secretary", "chief", "commander", "prime", "foreign",
-}  # fmt: skip
-_TOKENS = re.compile(r"[^\W\d_]\w*|[^\w\s]")  # words and punctuation marks ("Tobruk-based": Tobruk, -, based)
+# Words and punctuation marks; capitalised hyphenated names stay whole (González-Olaechea),
+# other compounds split ("X-based": X, -, based; "Chile-Peru": Chile, -, Peru).
+_TOKENS = re.compile(r"[^\W\d_]\w*(?:-[^\W\d_]\w*)*|[^\w\s]")
 _ACRONYM_DEFINED = re.compile(
     r"((?:[A-Z][\w’'-]+\s+)(?:(?:[A-Z][\w’'-]+|of|the|and|for)\s+){0,6}[A-Z][\w’'-]+)\s*\(([A-Z]{2,6})\)"
 )
-MIN_SINGLE_NAME = 4  # letters a one-word name needs ("Sea" of "South China Sea" is no actor)
-_SENTENCE = re.compile(r"[^.!?。！？\n]+[.!?。！？]?")
+MIN_SINGLE_NAME = 4  # letters a one-word name needs ("Sea" of "South Chile Sea" is no actor)
+_BOUNDARY = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])|\n+")
+_ABBREVIATION = re.compile(r"(?:^|\s)(?:[A-Z][a-z]{0,3}|[A-Z](?:\.[A-Z])*)\.$")  # Gen. Lt. Mr. U.S.
 
 
 @dataclass
@@ -66,7 +68,7 @@ class Induction:
     country_mentions: dict[str, float]  # country code → weighted mentions in the seeds
     seed_cities: list[tuple[Country, str]]  # (country, city name) named in the seeds
     actors: list[InducedActor] = field(default_factory=list)
-    embedded: list[str] = field(default_factory=list)  # names with a country inside: South China Sea
+    embedded: list[str] = field(default_factory=list)  # names with a country inside: West Peru Basin
     seed_forms: dict[str, list[str]] = field(default_factory=dict)  # side → its adjectives as the seeds write them
     seed_facets: dict[str, list[str]] = field(default_factory=dict)  # facet id → cue words found in the seeds
 
@@ -110,7 +112,7 @@ def induce(seed_texts: list[str], common_words: frozenset[str]) -> Induction:
     )
     induction.seed_forms = _seed_forms(seed_texts, side_countries)
     induction.actors = _actors(seed_texts, induction, common_words)
-    induction.embedded = _embedded_names(seed_texts)
+    induction.embedded = _embedded_names(seed_texts, _side_lookup(induction))
     induction.seed_facets = _seed_facets(seed_texts, Matcher)
     return induction
 
@@ -173,8 +175,8 @@ def _actors(seed_texts: list[str], induction: Induction, common: frozenset[str])
     """People and bodies the seeds name, each on the side the seeds tie it to.
 
     A side is given only on close evidence: the side's name or adjective inside the
-    name ("Libyan Arab Armed Forces") or just before it ("Turkish intelligence chief
-    Ibrahim Kalin", "eastern Libya, Khalifa Haftar"), twice as often as any other side.
+    name ("Peruvian Armed Forces") or just before it ("Chilean Foreign Minister Ana
+    Rojas", "northern Peru, Luis Quispe"), twice as often as any other side.
     A wrong side would be worse than none, so the rest stay ``other``.
     """
     if not induction.sides:
@@ -192,11 +194,11 @@ def _actors(seed_texts: list[str], induction: Induction, common: frozenset[str])
             if name and acronym not in candidate(name).aliases:
                 candidate(name).aliases.append(acronym)
                 candidate(name).capitalised.append(acronym)
-                for word in name.split():  # "Libyan Arab Armed Forces (LAAF)": the side is in the name
+                for word in name.split():  # "Peruvian Armed Forces (FAP)": the side is in the name
                     if side_of(word):
                         votes[name][side_of(word)] += 2
-        for sentence in _SENTENCE.findall(text):
-            tokens = _TOKENS.findall(sentence)
+        for sentence in _sentences(text):
+            tokens = _tokens(sentence)
             words = [(i, t) for i, t in enumerate(tokens) if t[0].isalpha()]
             for start, run in _capitalised_runs(tokens, side_of):
                 name = _trim_name(run, common, side_of)
@@ -212,7 +214,7 @@ def _actors(seed_texts: list[str], induction: Induction, common: frozenset[str])
     actors = _merge_surnames(candidates, votes, common)
     for actor in actors:
         tally = votes.get(actor.name, Counter())
-        # One vote is enough for a person's full name ("Chinese Gen. Wei Fenghe"); a lone
+        # One vote is enough for a person's full name ("Chilean Gen. Ana Rojas"); a lone
         # word or an acronym ("MEE", the outlet) needs two.
         needed = 1 if " " in actor.name else 2
         if tally:
@@ -230,10 +232,13 @@ def _side_lookup(induction: Induction):
     """word → side id, for the sides' names, demonyms and capitals (exact or by adjective stem)."""
     exact: dict[str, str] = {}
     stems: list[tuple[str, str]] = []
+    for side, forms in induction.seed_forms.items():
+        exact.update({normalize(form): side for form in forms})
     for side, country in induction.side_countries.items():
         places = [p for p in (country.capital, *country.cities) if p is not None]
         for alias in (*country.names, *country.demonyms, *(n for p in places for n in p.names)):
             exact.setdefault(normalize(alias), side)
+        exact.update({normalize(a): side for a in (*country.adjectives, *country.forms) if not a.endswith("*")})
         stems += [(a.rstrip("*"), side) for a in country.adjectives if a.endswith("*")]
     others = {normalize(a) for c in gazetteer().values() for a in (c.name, *c.demonyms)}
 
@@ -252,7 +257,7 @@ def _capitalised_runs(tokens: list[str], side_of) -> list[tuple[int, list[str]]]
     """Runs of capitalised words (with connectors such as al, bin, of) as (start, words).
 
     Punctuation ends a run, and so does a country's name or adjective ("Greece and
-    Turkiye" is two countries, not a name); a lone capital at a sentence's start is
+    Peru" is two countries, not a name); a lone capital at a sentence's start is
     just grammar.
     """
     runs: list[tuple[int, list[str]]] = []
@@ -277,22 +282,54 @@ def _capitalised_runs(tokens: list[str], side_of) -> list[tuple[int, list[str]]]
     return runs
 
 
-def _embedded_names(seed_texts: list[str]) -> list[str]:
-    """Proper names with a country's name inside, after another capitalised word: "South
-    China Sea", "West Philippine Sea". They name a place, not the country; as entities of
+@cache
+def _titles() -> frozenset[str]:
+    """Titles, offices and ranks (resources/titles.yaml), normalised."""
+    data = yaml.safe_load(TITLES_FILE.read_text(encoding="utf-8"))["titles"]
+    return frozenset(normalize(word) for words in data.values() for word in words)
+
+
+def _tokens(sentence: str) -> list[str]:
+    out: list[str] = []
+    for token in _TOKENS.findall(sentence):
+        parts = token.split("-")
+        if len(parts) > 1 and not all(p[:1].isupper() and not _is_country(p) for p in parts):
+            out += [x for part in parts for x in ("-", part) if x][1:]
+        else:
+            out.append(token)
+    return out
+
+
+def _sentences(text: str) -> list[str]:
+    """Sentences, not cut after an abbreviation ("Chilean Gen. Ana Rojas")."""
+    out: list[str] = []
+    start = 0
+    for boundary in _BOUNDARY.finditer(text):
+        piece = text[start : boundary.start()]
+        if "\n" not in boundary.group() and _ABBREVIATION.search(piece):
+            continue
+        out.append(piece)
+        start = boundary.end()
+    out.append(text[start:])
+    return [p for p in out if p.strip()]
+
+
+def _embedded_names(seed_texts: list[str], side_of) -> list[str]:
+    """Proper names with a country's name inside, after another capitalised word: "West
+    Peru Basin", "South Chile Rise". They name a place, not the country; as entities of
     their own they take the match from the country's name (the longest match wins)."""
     found: Counter[str] = Counter()
     for text in seed_texts:
-        for sentence in _SENTENCE.findall(text):
-            tokens = _TOKENS.findall(sentence)
+        for sentence in _sentences(text):
+            tokens = _tokens(sentence)
             for index in range(1, len(tokens) - 1):
                 before, word, after = tokens[index - 1], tokens[index], tokens[index + 1]
                 if (
-                    _is_country(word)
+                    (_is_country(word) or side_of(word))
                     and index - 1 > 0
                     and before[:1].isupper()
                     and not _is_country(before)
-                    and normalize(before) not in _TITLES | STOPWORDS
+                    and normalize(before) not in _titles() | STOPWORDS
                     and after[:1].isupper()
                     and not _is_country(after)
                 ):
@@ -302,9 +339,9 @@ def _embedded_names(seed_texts: list[str]) -> list[str]:
 
 def _seed_forms(seed_texts: list[str], side_countries: dict[str, Country]) -> dict[str, list[str]]:
     """Each side's adjectives and plurals as the seeds write them: capitalised words that
-    extend the stem of one of its names by a short ending ("Philippine", "Turks")."""
+    extend the stem of one of its names by a short ending ("Peruvian", "Chileans")."""
     forms: dict[str, list[str]] = {}
-    words = {w for text in seed_texts for w in _TOKENS.findall(text) if w[:1].isupper() and w.isalpha()}
+    words = {w for text in seed_texts for w in _tokens(text) if w[:1].isupper() and w.isalpha()}
     for side, country in side_countries.items():
         stems = {
             n[: max(4, len(n) - 2)]
@@ -342,29 +379,33 @@ def _trim_name(run: list[str], common: frozenset[str], side_of, *, keep_common: 
     def ordinary(word: str) -> bool:
         norm = normalize(word)
         return (
-            norm in _TITLES
+            norm in _titles()
             or norm in _CONNECTORS
             or norm in STOPWORDS
-            or (not keep_common and norm in common)
             or len(norm) < 3
             or side_of(word) is not None
             or _is_country(word)
         )
 
     words = list(run)
-    if keep_common:  # a defined name ("Libyan Arab Armed Forces (LAAF)") is kept whole
+    if keep_common:  # a defined name ("Peruvian Armed Forces (FAP)") is kept whole
         return " ".join(words)
     while words and ordinary(words[0]):
         words.pop(0)
     while words and ordinary(words[-1]):
         words.pop()
-    if not words or (len(words) == 1 and len(words[0]) < MIN_SINGLE_NAME and not words[0].isupper()):
+    if not words:
         return None
+    rare = [w for w in words if normalize(w) not in common or w.isupper()]
+    if len(words) == 1 and (len(words[0]) < MIN_SINGLE_NAME and not words[0].isupper() or not rare):
+        return None  # "Sea", "Government": ordinary words, not names
+    if not rare:
+        return None  # "Middle East", "Foreign Ministry": a name made only of ordinary words
     return " ".join(words)
 
 
 def _merge_surnames(candidates: dict[str, InducedActor], votes: dict[str, Counter[str]], common: frozenset[str]):
-    """ "Haftar" alone is "Khalifa Haftar" (the longest name ending in it, most mentioned)."""
+    """ "Quispe" alone is "Luis Quispe" (the longest name ending in it, most mentioned)."""
     multi = sorted((a for a in candidates.values() if " " in a.name), key=lambda a: -a.mentions)
     merged: dict[str, InducedActor] = {a.name: a for a in multi}
     for actor in candidates.values():

@@ -206,7 +206,7 @@ class Matcher:
         return hits, tokens
 
     def _foreign_names(self, tokens: list[str]) -> list[tuple[int, int, int, int]]:
-        """Names written in another script (Хафтар, حفتر, 杜特爾特), found by consonant skeleton."""
+        """Names written in another script (Моралес, موراليس), found by consonant skeleton."""
         found = []
         for index, token in enumerate(tokens):
             if token[0] < "\u0370":
@@ -222,7 +222,9 @@ class Matcher:
             for variant in _variants(token):
                 for key, target in self._names.get(skeleton(variant), ()):
                     end = index + len(key)
-                    if end <= len(tokens) and all(skeleton(t) == k for t, k in zip(tokens[index + 1 : end], key[1:])):
+                    if end <= len(tokens) and all(
+                        skeleton(t) == k for t, k in zip(tokens[index + 1 : end], key[1:], strict=True)
+                    ):
                         found.append((index, end, target, -(500 + 10 * len(key))))
         return found
 

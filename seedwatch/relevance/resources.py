@@ -37,8 +37,8 @@ class Country:
     code: str
     name: str  # English short name
     names: tuple[str, ...]  # CLDR names in every locale, alternative spellings
-    demonyms: tuple[str, ...]  # English demonyms (Libyan, Libyans)
-    adjectives: tuple[str, ...]  # its language's name (turc, turecki), Cyrillic/Greek stems, the Arabic nisba (-ي)
+    demonyms: tuple[str, ...]  # English demonyms (Peruvian, Peruvians)
+    adjectives: tuple[str, ...]  # its language's name (japonais, japoński), Cyrillic/Greek stems, the Arabic nisba (-ي)
     forms: tuple[str, ...]  # name stem + adjective and plural endings (peruan, peruvian...)
     capital: Place | None
     cities: tuple[Place, ...]  # the largest cities, capital excluded

@@ -27,6 +27,7 @@ from seedwatch.relevance.profile import SIDE_BOTH, STOPWORDS, TopicProfile
 from seedwatch.relevance.segments import LEAD_SENTENCES, Segment, Sentences, Text, assign_hits
 
 LIST_CONTEXT_ENTITIES = 4  # a sentence naming this many distinct countries/actors is a list
+LIST_PLACES = 3  # places named as items of one enumeration: a list of countries
 MAX_EXPLAINED_SENTENCES = 4
 SIMILARITY_TOKENS = 600
 
@@ -186,9 +187,7 @@ def _relation_tag(
     # The relation is the subject when the headline or lead carries it, or when it runs
     # through the piece (an editorial whose title is a metaphor).
     sustained = sum(bool(s.facets) for s in strong_pairs) >= SUSTAINED_SENTENCES
-    central = title_both or (
-        (title_and_lead or bool(lead_pairs) or sustained) and weaker_side >= MIN_SIDE_MENTIONS
-    )
+    central = title_both or ((title_and_lead or bool(lead_pairs) or sustained) and weaker_side >= MIN_SIDE_MENTIONS)
     if not related:
         score = min(score, NO_RELATION_CAP)
         evidence.append("no place where both sides meet")
@@ -209,10 +208,14 @@ def _relation_tag(
     elif not central_facets and not sustained:
         score = min(score, NOT_CENTRAL_CAP)
         evidence.append("the title and lead name both sides but not what the relation is")
-    # Sides that meet only as items of lists ("delegates from China, Indonesia, the
-    # Philippines...") are not in a relation; sides that never share a sentence are shown
+    # Sides that meet only as items of lists ("delegates from Chile, Ecuador, Peru,
+    # Bolivia...") are not in a relation; sides that never share a sentence are shown
     # to be in one only by a headline that says what passes ("Weapons for <side B>").
-    meetings = [s for s in (title, *pair_sentences) if s.unlisted_sides >= both]
+    meetings = [
+        s
+        for s in (title, *pair_sentences)
+        if s.sides >= both and (s.unlisted_sides >= both or len(s.listed_places) < LIST_PLACES)
+    ]
     if related and not meetings and (title.sides >= both or pair_sentences):
         score = min(score, NO_RELATION_CAP)
         evidence.append("the sides meet only in lists of countries")
@@ -224,7 +227,9 @@ def _relation_tag(
     if related and outsiders and score > NOT_CENTRAL_CAP:
         # "Japan sends a submarine to <side B> amid <side A>'s claims": a third country leads.
         score = NOT_CENTRAL_CAP
-        evidence.append(f"another country leads the headline ({', '.join(sorted(outsiders))}): the relation is a thread")
+        evidence.append(
+            f"another country leads the headline ({', '.join(sorted(outsiders))}): the relation is a thread"
+        )
     score = round(max(0.0, min(1.0, score)), 4)
     grade = _grade(profile, score)
 

@@ -42,6 +42,7 @@ class Segment:
     principal_sides: set[str] = field(default_factory=set)  # named as actors, not in a list or as an attribute
     principal_outsiders: set[str] = field(default_factory=set)  # countries the seeds barely name, as actors
     unlisted_sides: set[str] = field(default_factory=set)  # named other than as one item of a list
+    listed_places: set[str] = field(default_factory=set)  # places (countries, cities) named as list items
     facets: set[str] = field(default_factory=set)  # what the sentence says: cue words and agreements
     actor_facets: set[str] = field(default_factory=set)  # facets of the actors named (reported only)
 
@@ -139,6 +140,8 @@ def assign_hits(hits: list[Hit], text: Text, locate: Callable[[int], Segment | N
             listed = _in_enumeration(text.norm, segment, hit)
             if not listed:
                 segment.unlisted_sides.update(named)
+            elif entity.kind == "place":
+                segment.listed_places.add(entity.name)
             if not listed and not _is_attribute(text.norm, hit):
                 segment.principal_sides.update(named)
                 if entity.outsider:

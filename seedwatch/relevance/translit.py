@@ -4,8 +4,8 @@ Chinese spellings of one name share.
 Seeds name people in Latin letters; news names them in its own script. Each spelling is
 romanised (``anyascii``, which ships its tables) and reduced to its consonants, with the
 sounds that romanisations write differently made one (kh/ch/h, ph/f, v/f, p/b, q/c/k,
-doubled letters): Haftar, Хафтар, Χαφτάρ and حفتر all become ``hftr``; Duterte and
-杜特爾特 become ``dtrt``. A skeleton is a weak key, so only long ones count alone (four
+doubled letters): Morales, Моралес, Μοράλες and موراليس all become ``mrls``; a Chinese
+transcription keeps fewer consonants, so only some names survive it. A skeleton is a weak key, so only long ones count alone (four
 consonants or more), and shorter ones only as part of a full name (``hkn fdn``).
 """
 

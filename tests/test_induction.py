@@ -1,0 +1,241 @@
+"""Profiles drawn from the seeds alone: sides, actors, places, facets, names across
+scripts, the merge with a curated file, the draft, cross-validation, and seed-only floors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from seedwatch.relevance import load_profiles, tag_article
+from seedwatch.relevance.crossval import cross_validate
+from seedwatch.relevance.draft import draft_yaml
+from seedwatch.relevance.evaluate import evaluate, read_items
+from seedwatch.relevance.resources import gazetteer, lexicon, lexicon_languages
+from seedwatch.relevance.translit import name_key, skeleton
+
+ROOT = Path(__file__).resolve().parents[1]
+TOPICS, SEEDS = ROOT / "config/topics", ROOT / "seeds"
+DEV = ROOT / "tests/fixtures/relevance/dev.jsonl"
+SECOND = ROOT.parent / "shared/data/relevance/topics/china_philippines"
+FLOORS = json.loads((ROOT / "tests/floors/relevance_seed_only.json").read_text())
+needs_second_topic = pytest.mark.skipif(
+    not SECOND.is_dir(), reason=f"second topic not found at {SECOND} (../shared beside the checkout)"
+)
+
+# A topic nobody curated, written for this test: two countries, their people, a visit.
+CHILE_PERU_SEED = """\
+Chile and Peru agree to reopen border talks
+
+LIMA (Reuters) - Chilean Foreign Minister Alberto van Klaveren arrived in Lima on Monday for talks
+with his Peruvian counterpart Javier González-Olaechea on the maritime boundary and migration.
+Peru's Foreign Minister Javier González-Olaechea said the two countries would set up a joint
+commission on the border. Relations between Chile and Peru have improved since the 2014 ruling of
+the International Court of Justice on their maritime dispute. Santiago and Lima also discussed
+trade and the migrants stranded at the border crossing near Tacna. Chilean President Gabriel Boric
+is expected to visit Peru later this year, officials said.
+"""
+
+
+@pytest.fixture(scope="module")
+def seed_only_lt():
+    return load_profiles(TOPICS, SEEDS, seeds_only=True)["libya_turkey"]
+
+
+@pytest.fixture(scope="module")
+def chile_peru(tmp_path_factory):
+    seeds = tmp_path_factory.mktemp("seeds")
+    (seeds / "chile_peru").mkdir()
+    (seeds / "chile_peru/seed.txt").write_text(CHILE_PERU_SEED, encoding="utf-8")
+    return load_profiles(seeds.parent / "no-topics", seeds)["chile_peru"]
+
+
+# --- what induction finds -------------------------------------------------------------
+
+
+def test_sides_actors_and_places_come_from_the_seed(seed_only_lt) -> None:
+    assert set(seed_only_lt.sides) == {"libya", "turkey"} and seed_only_lt.profile_file is None
+    by_name = {e.name: e for e in seed_only_lt.entities}
+    assert by_name["Khalifa Haftar"].side == "libya" and "Haftar" in by_name["Khalifa Haftar"].aliases
+    assert by_name["Ibrahim Kalin"].side == "turkey" and by_name["Hakan Fidan"].side == "turkey"
+    assert by_name["Libyan Arab Armed Forces"].side == "libya" and "LAAF" in by_name["Libyan Arab Armed Forces"].aliases
+    assert by_name["Government of National Accord"].side != "turkey"  # named beside Turkish support, not Turkish
+    assert by_name["Ankara"].side == "turkey" and by_name["Benghazi"].side == "libya"
+    assert by_name["Egypt"].side == "other" and not by_name["Egypt"].outsider  # a party the seed dwells on
+    assert by_name["Japan"].outsider
+    seed_facets = [f.id for f in seed_only_lt.facets if f.in_seeds]
+    assert {"diplomacy", "military", "relations", "agreements"} <= set(seed_facets)
+
+
+def test_a_new_seed_directory_is_a_working_monitor(chile_peru) -> None:
+    assert set(chile_peru.sides) == {"chile", "peru"} and chile_peru.title in {
+        "Chile–Peru relations",
+        "Peru–Chile relations",
+    }
+    actors = {e.name: e.side for e in chile_peru.entities if e.kind == "actor" and e.origin == "induced"}
+    assert actors.get("Alberto van Klaveren") == "chile" and actors.get("Gabriel Boric") == "chile"
+    relevant = [
+        (
+            "Chile recalls ambassador from Peru",
+            "Santiago recalled its envoy after Lima expelled Chilean diplomats.",
+            "en",
+        ),
+        (
+            "Perú y Chile firman acuerdo migratorio",
+            "Los cancilleres de Perú y Chile firmaron un acuerdo sobre la frontera.",
+            "es",
+        ),
+        (
+            "Il Cile e il Perù firmano un accordo",
+            "Il Cile e il Perù hanno firmato un accordo sulla frontiera marittima.",
+            "it",
+        ),
+        (
+            "Чили и Перу подписали соглашение",
+            "Министры иностранных дел Чили и Перу подписали соглашение о границе.",
+            "ru",
+        ),
+        ("智利與秘魯簽署協議", "智利與秘魯外長簽署邊界協議。", "zh"),
+    ]
+    for title, text, language in relevant:
+        tag = tag_article(chile_peru, title=title, text=text, language=language)
+        assert tag.grade == 2, (language, tag.explanation["summary"])
+        assert set(tag.explanation["sides"]) == {"chile", "peru"} and tag.explanation["sentences"]
+    one_side = tag_article(chile_peru, title="Peru's economy grows", text="Lima's central bank raised rates.")
+    assert one_side.grade == 0
+    listed = tag_article(
+        chile_peru,
+        title="Storm hits the Pacific coast",
+        text="Flooding was reported in Ecuador, Colombia, Peru, Chile and Bolivia.",
+    )
+    assert listed.grade == 0, listed.explanation["summary"]
+
+
+def test_names_match_across_scripts(seed_only_lt) -> None:
+    assert skeleton("Haftar") == skeleton("حفتر") == skeleton("Хафтар") == skeleton("Χαφτάρ")
+    assert skeleton("Duterte") == skeleton("杜特爾特")
+    assert name_key(("Kalin",)) is None  # three consonants alone are too weak a key
+    tag = tag_article(seed_only_lt, title="وصل المشير خليفة حفتر إلى أنقرة في زيارة رسمية", text="", language="ar")
+    assert tag.grade >= 1 and "Khalifa Haftar" in tag.actors
+
+
+def test_text_without_spaces_is_matched(seed_only_lt) -> None:
+    tag = tag_article(seed_only_lt, title="土耳其與利比亞簽署海事協議", text="土耳其外長訪問利比亞。", language="zh")
+    assert tag.grade == 2, tag.explanation["summary"]
+
+
+def test_acronyms_count_only_in_capitals(chile_peru) -> None:
+    us = gazetteer()["US"]
+    assert "US" in us.names and "U.S." in us.names
+    tag = tag_article(chile_peru, title="As Chile and Peru talk", text="As it turned out, nothing was signed.")
+    assert "American Samoa" not in tag.explanation["entities"]
+
+
+# --- generic resources name no topic ---------------------------------------------------
+
+TOPIC_WORDS = re.compile(
+    r"\b(libya|libyan|turkey|türkiye|turkiye|haftar|erdo[gğ]an|tripoli|benghazi|ankara|tobruk|sirte|misrata|"
+    r"dbeibah|sarraj|kal[iı]n|fidan|china|philippines?|filipino|manila|beijing|duterte|lorenzana)\b|"
+    r"ليبيا|تركيا|حفتر|ليبي",
+    re.IGNORECASE,
+)
+
+
+def test_no_topic_in_code_or_in_the_lexicon() -> None:
+    files = [
+        *(ROOT / "seedwatch").rglob("*.py"),
+        *(ROOT / "extractors").rglob("*.py"),
+        *(ROOT / "dags").rglob("*.py"),
+        *(ROOT / "plugins").rglob("*.py"),
+        ROOT / "seedwatch/relevance/resources/relations_lexicon.yaml",
+    ]
+    offenders = [f"{p.relative_to(ROOT)}: {m.group(0)}" for p in files for m in TOPIC_WORDS.finditer(p.read_text())]
+    assert not offenders, offenders
+
+
+def test_the_lexicon_covers_every_facet_in_every_language() -> None:
+    required = {"en", "fr", "ar", "tr", "es", "it", "pt", "nl", "el", "ru", "id"}
+    assert required <= set(lexicon_languages())
+    for facet in lexicon():
+        assert required <= {lang for lang, cues in facet.cues.items() if cues}, facet.id
+        for cue in facet.all_cues:
+            assert not cue.endswith("*") or len(cue.rstrip("*")) >= 4, (facet.id, cue)
+
+
+# --- the merge, the draft, cross-validation ---------------------------------------------
+
+
+def test_a_curated_file_extends_and_overrides_the_induced_profile(seed_only_lt) -> None:
+    curated = load_profiles(TOPICS, SEEDS)["libya_turkey"]
+    by_name = {e.name: e for e in curated.entities}
+    libya = by_name["Libya"]  # curated place, extended by the gazetteer's names
+    assert libya.origin == "curated+induced" and "ليبيا" in libya.aliases and "Libye" in libya.aliases
+    assert "not_near" not in libya.note and by_name["Tripoli"].origin in ("curated", "curated+induced")
+    assert by_name["Khalifa Haftar"].origin.startswith("curated")
+    assert [f.id for f in curated.facets][:3] == ["diplomacy", "military", "maritime"]  # curated first
+    assert {"sanctions", "relations"} <= {f.id for f in curated.facets}  # the lexicon's facets too
+
+
+def test_the_draft_is_a_valid_profile_that_reproduces_induction(tmp_path: Path, seed_only_lt) -> None:
+    text = draft_yaml(seed_only_lt)
+    assert text.startswith("# ") and "sides:" in text and "# named with" in text
+    data = yaml.safe_load(text)
+    assert set(data["sides"]) == {"libya", "turkey"} and data["actors"]
+    (tmp_path / "topics").mkdir()
+    (tmp_path / "topics/libya_turkey.yaml").write_text(text, encoding="utf-8")
+    reloaded = load_profiles(tmp_path / "topics", SEEDS)["libya_turkey"]
+    assert set(reloaded.sides) == set(seed_only_lt.sides)
+    items = read_items(DEV)
+    a, b = evaluate(seed_only_lt, items), evaluate(reloaded, items)
+    assert abs(a["relevant"]["f1"] - b["relevant"]["f1"]) <= 0.02
+
+
+def test_cross_validation_fits_thresholds_on_other_folds(seed_only_lt) -> None:
+    report = cross_validate(seed_only_lt, read_items(DEV), folds=5)
+    assert report["folds"] == 5 and len(report["thresholds"]) == 5
+    assert all(0 < t["partial"] < t["relevant"] <= 1 for t in report["thresholds"])
+    assert 0 <= report["relevant"]["recall"] <= 1 and report["relevant"]["tp"] > 0
+
+
+def test_cli_profile_draft_and_seed_only_eval(tmp_path: Path) -> None:
+    from seedwatch.cli import app
+
+    runner = CliRunner()
+    draft = runner.invoke(app, ["profile", "draft", "libya_turkey"])
+    assert draft.exit_code == 0 and "sides:" in draft.output
+    refused = runner.invoke(app, ["profile", "draft", "libya_turkey", "--write"])
+    assert refused.exit_code == 1 and "exists" in refused.output
+    result = runner.invoke(app, ["eval", "relevance", str(DEV), "--topic", "libya_turkey", "--seeds-only", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["relevant"]["recall"] >= FLOORS["libya_turkey"]["relevant_recall_min"]
+
+
+# --- seed-only floors ---------------------------------------------------------------------
+
+
+def _check(report: dict, floors: dict) -> None:
+    assert report["relevant"]["precision"] >= floors["relevant_precision_min"], report["relevant"]
+    assert report["relevant"]["recall"] >= floors["relevant_recall_min"], report["relevant"]
+    assert report["relevant_or_partial"]["recall"] >= floors["relevant_or_partial_recall_min"]
+    assert report["hard_negatives"]["false_positive_rate"] <= floors["hard_negative_fpr_max"]
+
+
+def test_libya_turkey_from_its_seed_alone_meets_the_floors(seed_only_lt) -> None:
+    floors = FLOORS["libya_turkey"]
+    assert hashlib.sha256(DEV.read_bytes()).hexdigest() == floors["data_sha256"], "dev data changed: re-measure"
+    _check(evaluate(seed_only_lt, read_items(DEV)), floors)
+
+
+@needs_second_topic
+def test_a_topic_nobody_curated_meets_the_floors_from_its_seed_alone() -> None:
+    floors = FLOORS["china_philippines"]
+    items = SECOND / "items.jsonl"
+    assert hashlib.sha256(items.read_bytes()).hexdigest() == floors["data_sha256"], "items changed: re-measure"
+    profile = load_profiles(SECOND / "no-topics", SECOND / "seeds")["china_philippines"]
+    assert profile.profile_file is None and set(profile.sides) == {"china", "philippines"}
+    _check(evaluate(profile, read_items(items)), floors)
