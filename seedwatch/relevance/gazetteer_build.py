@@ -298,9 +298,10 @@ def build() -> dict[str, object]:
         chosen = [c for c in cities if c["name"] == capital][:1]
         chosen += [c for c in cities if c not in chosen and c["population"] >= MIN_CITY_POPULATION]
         english = [english_name, *_demonym_forms(demonym)]
-        stem_names = _unique(
-            [*cldr_stem_names[code], *(record.get("translations") or {}).values(), *language_adjectives.get(code, [])]
-        )
+        stem_names = [
+            *_unique([*cldr_stem_names[code], *(record.get("translations") or {}).values()]),
+            *dict.fromkeys(language_adjectives.get(code, [])),  # lower case: not GeoNames romanisations
+        ]
         arabic = [n for n in cldr_major_names[code] if any("\u0600" <= ch <= "\u06ff" for ch in n)]
         # A name in a major language may be a common word of its own language (Deutschland is
         # frequent German): only English, which most feeds write, may veto it. A name in
@@ -318,7 +319,7 @@ def build() -> dict[str, object]:
             "names": names,
             "demonyms": _unique(english[1:]),
             **_split_forms(
-                _unique(language_adjectives.get(code, []))
+                list(dict.fromkeys(language_adjectives.get(code, [])))
                 + _adjectives(english, [*stem_names, *arabic], own, sorted_common, english_common)
             ),
             "capital": capital,

@@ -219,8 +219,8 @@ def _relation_tag(
     if related and not meetings and (title.sides >= both or pair_sentences):
         score = min(score, NO_RELATION_CAP)
         evidence.append("the sides meet only in lists of countries")
-    elif related and not (title.sides >= both or pair_sentences or title.facets) and score > NOT_CENTRAL_CAP:
-        score = NOT_CENTRAL_CAP
+    elif related and not (title.sides >= both or pair_sentences or title.facets):
+        score = min(score, NO_RELATION_CAP)
         evidence.append("the sides never share a sentence, and the headline says no more")
     headline = title if title.sides else lead[0] if lead else title
     outsiders = _leading_outsider(headline, both)

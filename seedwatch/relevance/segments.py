@@ -165,6 +165,7 @@ _ATTRIBUTE_BEFORE = re.compile(
 # A list item: "in Peru, Chile and the Pacific", "teams from Chile, Italy, France".
 _ENUMERATION_SPLIT = re.compile(r",|;|\s(?:and|or|und|et|i|y|e|ve|и|و)\s")
 _ENUMERATION_ITEM_WORDS = 3
+_WORD = re.compile(r"\w+")
 
 
 def _is_attribute(norm: str, hit: Hit) -> bool:
@@ -174,7 +175,12 @@ def _is_attribute(norm: str, hit: Hit) -> bool:
 
 
 def _in_enumeration(norm: str, segment: Segment, hit: Hit) -> bool:
-    """True when the hit is one short item among three or more in a comma/and list."""
+    """True when the hit is one item among three or more in a comma/and list.
+
+    An item is short, or the hit stands at the list's open end: last in the first item
+    ("countries including Chile, Peru, ...") or first in the last ("..., and Bolivia
+    due to the floods").
+    """
     sentence = norm[segment.start : segment.end]
     position = hit.start - segment.start
     bounds = [0, *(m.start() for m in _ENUMERATION_SPLIT.finditer(sentence)), len(sentence)]
@@ -184,10 +190,13 @@ def _in_enumeration(norm: str, segment: Segment, hit: Hit) -> bool:
 
     def short(i: int) -> bool:
         return (
-            0 <= i < len(bounds) - 1 and len(sentence[bounds[i] : bounds[i + 1]].split()) <= _ENUMERATION_ITEM_WORDS + 1
+            0 <= i < len(bounds) - 1
+            and len(_WORD.findall(sentence[bounds[i] : bounds[i + 1]])) <= _ENUMERATION_ITEM_WORDS
         )
 
-    if not short(index):
+    ends_first = index == 0 and not _WORD.search(sentence, hit.end - segment.start, bounds[1])
+    opens_last = index == len(bounds) - 2 and len(_WORD.findall(sentence[bounds[index] : position])) <= 2
+    if not (short(index) or ends_first or opens_last):
         return False
     neighbours = sum(short(i) for i in (index - 2, index - 1, index + 1, index + 2))
     return neighbours >= 2
