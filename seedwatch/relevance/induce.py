@@ -127,7 +127,7 @@ def world_matcher():
 
         entities = []
         for country in gazetteer().values():
-            entities.append(country_entity(country, country.code))
+            entities.append(country_entity(country, country.code, forms=False))
             for place in (country.capital, *country.cities):
                 if place is not None:
                     entities.append(place_entity(place, country.code))
