@@ -197,7 +197,8 @@ def test_every_bad_rule_is_reported_at_once(tmp_path: Path) -> None:
 
 def test_duplicate_rule_names_and_daily_operations_are_checked(tmp_path: Path) -> None:
     twice = _rules_file(
-        tmp_path, "rules:\n  - {name: a, recipients: [a@example.org], topic: t}\n  - {name: a, recipients: [b@x.org], topic: t}\n"
+        tmp_path,
+        "rules:\n  - {name: a, recipients: [a@example.org], topic: t}\n  - {name: a, recipients: [b@x.org], topic: t}\n",
     )
     with pytest.raises(ConfigError, match="duplicate rule name 'a'"):
         load_alert_rules(twice)

@@ -70,6 +70,7 @@ class Induction:
     actors: list[InducedActor] = field(default_factory=list)
     embedded: list[str] = field(default_factory=list)  # names with a country inside: West Peru Basin
     seed_forms: dict[str, list[str]] = field(default_factory=dict)  # side → its adjectives as the seeds write them
+    parties: set[str] = field(default_factory=set)  # third countries the seeds show dealing with both sides
     seed_facets: dict[str, list[str]] = field(default_factory=dict)  # facet id → cue words found in the seeds
 
     @property
@@ -84,19 +85,24 @@ def induce(seed_texts: list[str], common_words: frozenset[str]) -> Induction:
     from seedwatch.relevance.matcher import Matcher
 
     countries = gazetteer()
-    world = world_matcher()
+    # Two passes: every country by name (cheap), then the ones named, with all their
+    # adjective forms ("Peruvian", "peruano"), which may be most of a seed's mentions.
+    named = {h.target.entity.side for text in seed_texts for h in country_hits(text)} & set(countries)
+    local = _place_matcher(tuple(sorted(named)))
     mentions: Counter[str] = Counter()
     cities: dict[tuple[str, str], int] = {}
     for text in seed_texts:
-        norm = normalize(text)
-        for hit in world.find(norm):
+        for hit in country_hits(text, local):
             entity = hit.target.entity
-            if entity is None or (hit.target.capitalised and not text[hit.start : hit.start + 1].isupper()):
-                continue
             weight = (1.0 if entity.kind == "actor" else SIDE_PLACE_WEIGHT) * (2 if hit.start < OPENING_CHARS else 1)
             mentions[entity.side] += weight
             if entity.kind == "place":
                 cities[(entity.side, entity.name)] = cities.get((entity.side, entity.name), 0) + 1
+    # Adjectives the seeds write that no resource lists ("Peruvian"-style forms).
+    written = _seed_forms(seed_texts, {code: countries[code] for code in named})
+    words = Counter(w for text in seed_texts for w in _tokens(text))
+    for code, forms in written.items():
+        mentions[code] += sum(words[form] for form in forms)
     ranked = [code for code, n in mentions.most_common() if code in countries]
     sides: tuple[str, ...] = ()
     side_countries: dict[str, Country] = {}
@@ -110,29 +116,46 @@ def induce(seed_texts: list[str], common_words: frozenset[str]) -> Induction:
         country_mentions=dict(mentions),
         seed_cities=[(countries[code], name) for (code, name) in cities],
     )
-    induction.seed_forms = _seed_forms(seed_texts, side_countries)
+    induction.seed_forms = {side: written.get(country.code, []) for side, country in side_countries.items()}
     induction.actors = _actors(seed_texts, induction, common_words)
     induction.embedded = _embedded_names(seed_texts, _side_lookup(induction))
+    induction.parties = _parties(seed_texts, induction)
     induction.seed_facets = _seed_facets(seed_texts, Matcher)
     return induction
 
 
-_WORLD: list = []
+def country_hits(text: str, matcher=None) -> list:
+    """Hits of the world matcher (or ``matcher``) in ``text``: countries as actors, cities
+    as places, side = ISO code; with the spelling checks articles get (proper names
+    capitalised, acronyms in capitals)."""
+    from seedwatch.relevance.segments import Segment, Text, keep_hit
+
+    source = Text.of(text)
+    whole = Segment(0, len(source.norm), paragraph=0)
+    found = (matcher or world_matcher()).find(source.norm)
+    return [h for h in found if h.target.entity is not None and keep_hit(h, source, whole)]
 
 
 def world_matcher():
-    """A matcher over every country (actor, side = ISO code) and city (place) of the gazetteer."""
-    if not _WORLD:
-        from seedwatch.relevance.matcher import Matcher
+    """Every country of the gazetteer by its names and adjectives, and its cities."""
+    return _place_matcher(None)
 
-        entities = []
-        for country in gazetteer().values():
-            entities.append(country_entity(country, country.code, forms=False))
-            for place in (country.capital, *country.cities):
-                if place is not None:
-                    entities.append(place_entity(place, country.code))
-        _WORLD.append(Matcher.compile_entities(entities))
-    return _WORLD[0]
+
+@cache
+def _place_matcher(codes: tuple[str, ...] | None):
+    """A matcher over the countries ``codes`` with all their forms (None: every country,
+    without the stem+ending forms, which would make it ten times larger)."""
+    from seedwatch.relevance.matcher import Matcher
+
+    entities = []
+    for code, country in gazetteer().items():
+        if codes is not None and code not in codes:
+            continue
+        entities.append(country_entity(country, code, forms=codes is not None))
+        for place in (country.capital, *country.cities):
+            if place is not None:
+                entities.append(place_entity(place, code))
+    return Matcher.compile_entities(entities)
 
 
 def _cased(alias: str) -> bool:
@@ -337,17 +360,35 @@ def _embedded_names(seed_texts: list[str], side_of) -> list[str]:
     return [name for name, _ in found.most_common()]
 
 
+def _parties(seed_texts: list[str], induction: Induction) -> set[str]:
+    """Third countries that the seeds put in a sentence with each side (by name, city or
+    actor): parties to the story, such as a neighbour that lobbies both. A country named
+    only beside one side ("<outsider> accused <A> of...") is an outsider to the relation."""
+    if len(induction.sides) != 2:
+        return set()
+    side_of_code = {country.code: side for side, country in induction.side_countries.items()}
+    actors = [(a.side, alias) for a in induction.actors if a.side in induction.sides for alias in a.aliases]
+    touched: dict[str, set[str]] = defaultdict(set)
+    for text in seed_texts:
+        for sentence in _sentences(text):
+            codes = {h.target.entity.side for h in country_hits(sentence)}
+            sides = {side_of_code[c] for c in codes if c in side_of_code}
+            sides |= {side for side, alias in actors if re.search(rf"\b{re.escape(alias)}\b", sentence)}
+            for code in codes - set(side_of_code):
+                touched[code] |= sides
+    return {code for code, sides in touched.items() if sides >= set(induction.sides)}
+
+
 def _seed_forms(seed_texts: list[str], side_countries: dict[str, Country]) -> dict[str, list[str]]:
     """Each side's adjectives and plurals as the seeds write them: capitalised words that
     extend the stem of one of its names by a short ending ("Peruvian", "Chileans")."""
     forms: dict[str, list[str]] = {}
     words = {w for text in seed_texts for w in _tokens(text) if w[:1].isupper() and w.isalpha()}
     for side, country in side_countries.items():
-        stems = {
-            n[: max(4, len(n) - 2)]
-            for n in (normalize(x) for x in (country.name, *country.names))
-            if n.isascii() and len(n) >= 4
-        }
+        # From the English name and demonyms only: a minor locale's short name ("Kalis")
+        # would make a surname look like an adjective.
+        english = (normalize(x) for x in (country.name, *country.demonyms))
+        stems = {n[: max(4, len(n) - 2)] for n in english if n.isascii() and len(n) >= 4}
         known = {normalize(a) for a in (*country.names, *country.demonyms, *country.adjectives)}
         forms[side] = sorted(
             w

@@ -23,10 +23,6 @@ from seedwatch.relevance.normalize import normalize
 from seedwatch.relevance.profile import SIDE_OTHER, Entity, Facet
 from seedwatch.relevance.resources import gazetteer, lexicon
 
-# Weighted mentions that make a third country one of the story's parties (Greece and
-# Egypt opposing a sea deal) rather than an outsider whose own story names a side.
-SEED_PARTY_MENTIONS = 3.0
-
 
 def induced_entities(induction: Induction, side_map: dict[str, str]) -> list[Entity]:
     """The seeds' entities with sides renamed by ``side_map`` (induced side → profile side)."""
@@ -80,7 +76,7 @@ def induced_entities(induction: Induction, side_map: dict[str, str]) -> list[Ent
         )
     for code, country in gazetteer().items():
         if code not in side_codes:
-            outsider = induction.country_mentions.get(code, 0) < SEED_PARTY_MENTIONS
+            outsider = code not in induction.parties
             entity = country_entity(country, SIDE_OTHER, kind="place", forms=False)
             entities.append(replace(entity, origin="induced", note="another country", outsider=outsider))
     return entities

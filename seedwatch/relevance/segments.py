@@ -105,7 +105,7 @@ class Sentences:
         return [self.built[i] for i in sorted(self.built)]
 
 
-def _keep(hit: Hit, text: Text, segment: Segment) -> bool:
+def keep_hit(hit: Hit, text: Text, segment: Segment) -> bool:
     """Drop a hit whose spelling or neighbours show another referent."""
     entity = hit.target.entity
     if entity is None:
@@ -130,7 +130,7 @@ def assign_hits(hits: list[Hit], text: Text, locate: Callable[[int], Segment | N
     side_set = set(sides)
     for hit in hits:
         segment = locate(hit.start)
-        if segment is None or not _keep(hit, text, segment):
+        if segment is None or not keep_hit(hit, text, segment):
             continue
         segment.hits.append(hit)
         entity = hit.target.entity
