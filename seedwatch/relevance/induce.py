@@ -71,6 +71,7 @@ class Induction:
     embedded: list[str] = field(default_factory=list)  # names with a country inside: West Peru Basin
     seed_forms: dict[str, list[str]] = field(default_factory=dict)  # side → its adjectives as the seeds write them
     parties: set[str] = field(default_factory=set)  # third countries the seeds show dealing with both sides
+    agreements: dict[str, list[str]] = field(default_factory=dict)  # agreement named in the seeds → its facets
     seed_facets: dict[str, list[str]] = field(default_factory=dict)  # facet id → cue words found in the seeds
 
     @property
@@ -121,6 +122,7 @@ def induce(seed_texts: list[str], common_words: frozenset[str]) -> Induction:
     induction.embedded = _embedded_names(seed_texts, _side_lookup(induction))
     induction.parties = _parties(seed_texts, induction)
     induction.seed_facets = _seed_facets(seed_texts, Matcher)
+    induction.agreements = _agreements(seed_texts)
     return induction
 
 
@@ -471,6 +473,48 @@ def _merge_surnames(candidates: dict[str, InducedActor], votes: dict[str, Counte
         if " " not in actor.name and actor.name not in actor.capitalised:
             actor.capitalised.append(actor.name)
     return list(merged.values())
+
+
+# --- agreements ---------------------------------------------------------------------
+
+_AGREEMENT = re.compile(
+    r"\b((?:(?:19|20)\d\d\s+)?(?:[A-Za-z][\w’'-]*\s+){0,3}?"
+    r"(?:agreement|accord|deal|memorandum|treaty|pact|ruling|award|convention|protocol)s?)\b",
+    re.IGNORECASE,
+)
+
+
+def _agreements(seed_texts: list[str]) -> dict[str, list[str]]:
+    """Agreements the seeds name ("a 2019 maritime delimitation agreement", "the 2016
+    arbitration ruling"): the phrase up to its head noun, kept when a year or a
+    non-generic cue word ("maritime", "arbitration") says which one; facet ids of those words."""
+    specific = {f.id: f for f in lexicon() if not f.generic}
+    cue_matcher = _facet_matcher(tuple(sorted(specific)))
+    found: dict[str, list[str]] = {}
+    for text in seed_texts:
+        for match in _AGREEMENT.finditer(text):
+            words = match.group(1).split()
+            while words and (normalize(words[0]) in STOPWORDS or normalize(words[0]) in _titles()):
+                words.pop(0)
+            phrase = " ".join(words)
+            if len(words) < 2:
+                continue
+            facets = sorted(
+                {h.target.facet for h in cue_matcher.find(normalize(" ".join(words[:-1]))) if h.target.facet}
+            )
+            has_year = words[0].isdigit()
+            if facets or has_year:
+                found.setdefault(phrase, sorted({*facets, "agreements"}))
+    return found
+
+
+@cache
+def _facet_matcher(ids: tuple[str, ...]):
+    from seedwatch.relevance.matcher import Matcher
+    from seedwatch.relevance.profile import Facet
+
+    facets = [Facet(id=f.id, label=f.label, cues=f.all_cues) for f in lexicon() if f.id in ids]
+    return Matcher.compile_facets(facets)
 
 
 # --- facets --------------------------------------------------------------------------

@@ -62,6 +62,29 @@ def induced_entities(induction: Induction, side_map: dict[str, str]) -> list[Ent
                 note=actor.why,
             )
         )
+    facet_ids = {f.id for f in lexicon()}
+    by_key: dict[str, list[str]] = {}
+    for phrase in induction.agreements:
+        # "2019 maritime delimitation agreement" and "maritime delimitation agreement": one entity.
+        key = normalize(phrase.split(" ", 1)[1] if phrase.split()[0].isdigit() else phrase)
+        by_key.setdefault(key, []).append(phrase)
+    for phrases in by_key.values():
+        name = max(phrases, key=len)
+        aliases = tuple(
+            dict.fromkeys([name, *phrases, *(p.split(" ", 1)[1] for p in phrases if p.split()[0].isdigit())])
+        )
+        facets = tuple(f for f in induction.agreements[name] if f in facet_ids)
+        entities.append(
+            Entity(
+                name=name,
+                kind="agreement",
+                side=SIDE_OTHER,
+                aliases=aliases,
+                facets=facets,
+                origin="induced",
+                note="an agreement the seeds name (side 'both' if it is between the two sides)",
+            )
+        )
     for name in induction.embedded:
         entities.append(
             Entity(
