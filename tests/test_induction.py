@@ -68,6 +68,9 @@ def test_sides_actors_and_places_come_from_the_seed(seed_only_lt) -> None:
     assert by_name["Ankara"].side == "turkey" and by_name["Benghazi"].side == "libya"
     assert by_name["Egypt"].side == "other" and not by_name["Egypt"].outsider  # a party the seed dwells on
     assert by_name["Japan"].outsider
+    agreement = by_name["2019 maritime delimitation agreement"]
+    assert agreement.kind == "agreement" and "maritime delimitation agreement" in agreement.aliases
+    assert "maritime_territory" in agreement.facets
     seed_facets = [f.id for f in seed_only_lt.facets if f.in_seeds]
     assert {"diplomacy", "military", "relations", "agreements"} <= set(seed_facets)
 

@@ -91,11 +91,8 @@ def _worth_listing(profile: TopicProfile, entity) -> bool:
     """Every curated or seed-drawn entry; of the other countries only those the seeds name."""
     if entity.side != SIDE_OTHER or entity.note != "another country":
         return True
-    mentions = profile.induction.country_mentions if profile.induction else {}
-    return any(mentions.get(code, 0) > 0 and entity.name == name for code, name in _country_names().items())
-
-
-def _country_names() -> dict[str, str]:
     from seedwatch.relevance.resources import gazetteer
 
-    return {code: c.name for code, c in gazetteer().items()}
+    mentions = profile.induction.country_mentions if profile.induction else {}
+    code_of = {country.name: code for code, country in gazetteer().items()}
+    return mentions.get(code_of.get(entity.name, ""), 0) > 0
