@@ -163,7 +163,7 @@ _ATTRIBUTE_BEFORE = re.compile(
     r"|المدعوم\w* من |المدعوم\w* |التي تدعمها )$"
 )
 # A list item: "in Peru, Chile and the Pacific", "teams from Chile, Italy, France".
-_ENUMERATION_SPLIT = re.compile(r",|;|\s(?:and|or|und|et|i|y|e|ve|и|و)\s")
+_ENUMERATION_SPLIT = re.compile(r",|;|、|\s(?:and|or|und|et|i|y|e|ve|и|و)\s")  # 、: the CJK enumeration comma
 _ENUMERATION_ITEM_WORDS = 3
 _WORD = re.compile(r"\w+")
 
