@@ -56,6 +56,12 @@ LATIN_ENDINGS = (
 _STEM_TRIM = re.compile(r"(?:[aeiouαεηιουωаеиоуыэюяйьіїє]|(?<=e)s)*y?$")
 _TOKEN = re.compile(r"\w+")
 _ONE_VOWEL = r"[αεηιουωаеиоуыэюяйьіїє]$"
+# Case and adjective endings on a Cyrillic stem, for a stem too short to be a prefix
+# (Индия → инди-: Индии, Индию, индийский, индийского...). Normalisation folds й to и.
+CYRILLIC_ENDINGS = (
+    "я и ю ей ии ию ией а у ой ом е ы ский ская ское ские ского ской ских ским скую "
+    "йский йская йское йские йского йской йских йским йскую ец цы цев"
+).split()
 # Territories that act as parties in news although they are not countries.
 EXTRA_TERRITORIES = {"EU": "European Union", "UN": "United Nations"}
 
@@ -196,10 +202,13 @@ def _adjectives(
             clashes = [
                 w
                 for w in _starting_with(stem, common)
-                if w == stem or (len(w) > len(stem) + MAX_ENDING and not any(w.startswith(o) for o in own))
+                if (w == stem and w not in own)
+                or (len(w) > len(stem) + MAX_ENDING and not any(w.startswith(o) for o in own))
             ]
             if not clashes:
                 out.append(stem + "*")
+            elif "\u0400" <= token[0] <= "\u04ff":  # "инди*" would take индивидуальный: list the cases
+                out += [stem + ending for ending in CYRILLIC_ENDINGS]
     return list(dict.fromkeys(out))
 
 
