@@ -93,7 +93,9 @@ class Matcher:
             self._names.setdefault(key[0], []).append((key, target))
             if len("".join(key)) >= MIN_SINGLE:
                 self._joined_names.setdefault("".join(key), target)
-        self._exact: dict[str, list[_Pattern]] = {}
+        # Several-token aliases by first token, then by second ("" when the second is a
+        # prefix): "the" starts hundreds of aliases, and only the next word tells which.
+        self._exact: dict[str, dict[str, list[_Pattern]]] = {}
         self._stems: dict[str, list[_Pattern]] = {}
         self._single: dict[str, list[int]] = {}  # one-token aliases: token → targets
         for pattern in patterns:
@@ -103,7 +105,8 @@ class Matcher:
             elif len(pattern.tokens) == 1:
                 self._single.setdefault(first, []).append(pattern.target)
             else:
-                self._exact.setdefault(first, []).append(pattern)
+                second = "" if pattern.stem and len(pattern.tokens) == 2 else pattern.tokens[1]
+                self._exact.setdefault(first, {}).setdefault(second, []).append(pattern)
         self._exact_keys = frozenset(self._exact) | frozenset(self._single)
 
     @classmethod
@@ -179,10 +182,16 @@ class Matcher:
             for variant in _variants(token) if token[0] >= "\u0600" else (token,):
                 for target in single.get(variant, ()):
                     found.append((index, index + 1, target, -(1000 + len(variant) + 1)))
-                for pattern in exact.get(variant, ()):
-                    end = self._extend(tokens, index, pattern)
-                    if end:
-                        found.append((index, end, pattern.target, -1000 * (end - index)))
+                by_second = exact.get(variant)
+                if by_second and index + 1 < len(tokens):
+                    following = tokens[index + 1]
+                    candidates = by_second.get("", [])
+                    for second in _variants(following) if following[0] >= "\u0600" else (following,):
+                        candidates = candidates + by_second.get(second, [])
+                    for pattern in candidates:
+                        end = self._extend(tokens, index, pattern)
+                        if end:
+                            found.append((index, end, pattern.target, -1000 * (end - index)))
                 for pattern in stems.get(variant[:_STEM_KEY], ()):
                     if variant.startswith(pattern.tokens[0]):
                         found.append((index, index + 1, pattern.target, -(1000 + len(pattern.tokens[0]))))
