@@ -9,11 +9,10 @@ import datasketch  # noqa: F401 - seedwatch.dedup imports it lazily, for its cal
 
 import seedwatch.analysis  # noqa: F401 - trafilatura and the rest of the extractors
 from extractors.language import load_model
-
-load_model()  # py3langid reads its model on first use (0.3 s)
 from seedwatch.relevance.induce import world_matcher
 from seedwatch.relevance.resources import lexicon
 
+load_model()  # py3langid reads its model on first use (0.3 s)
 # The generic relevance resources, the same for every topic: the gazetteer, the relations
 # lexicon and every country's names compiled (0.7 s); a worker then only draws its topics.
 lexicon()
