@@ -42,6 +42,18 @@ is expected to visit Peru later this year, officials said.
 """
 
 
+# A body, not a second country, as the other party.
+ALLIANCE_SEED = """\
+NATO scrambles jets as Russia tests the alliance
+
+BRUSSELS (AP) - NATO said on Wednesday it scrambled fighter jets after Russian military aircraft flew
+close to the airspace of its members, the latest in a series of incidents that NATO called provocations.
+NATO Secretary General Mark Rutte said Moscow was testing the alliance and that NATO would defend every
+inch of allied territory. The Kremlin accused NATO of a military build-up near its borders.
+Russian Foreign Minister Sergei Lavrov said relations between Russia and NATO were at their lowest point.
+"""
+
+
 @pytest.fixture(scope="module")
 def seed_only_lt():
     return load_profiles(TOPICS, SEEDS, seeds_only=True)["libya_turkey"]
@@ -117,6 +129,17 @@ def test_a_new_seed_directory_is_a_working_monitor(chile_peru) -> None:
         text="Flooding was reported in Ecuador, Colombia, Peru, Chile and Bolivia.",
     )
     assert listed.grade == 0, listed.explanation["summary"]
+
+
+def test_a_body_named_more_than_any_second_country_is_a_side(tmp_path: Path) -> None:
+    (tmp_path / "seeds/alliance").mkdir(parents=True)
+    (tmp_path / "seeds/alliance/seed.txt").write_text(ALLIANCE_SEED, encoding="utf-8")
+    profile = load_profiles(tmp_path / "topics", tmp_path / "seeds")["alliance"]
+    assert set(profile.sides) == {"russia", "nato"} and "NATO" in profile.title
+    sides = {e.name: e.side for e in profile.entities if e.kind == "actor" and e.origin == "induced"}
+    assert sides["Sergei Lavrov"] == "russia" and sides["Mark Rutte"] == "nato"
+    assert tag_article(profile, title="NATO warns Russia over drone incursions", text="").grade == 2
+    assert tag_article(profile, title="Russia and China hold naval drills", text="").grade == 0
 
 
 def test_names_match_across_scripts(seed_only_lt) -> None:

@@ -50,7 +50,10 @@ def draft_yaml(profile: TopicProfile) -> str:
         counts = ", ".join(
             f"{c.name} {mentions.get(c.code, 0):.0f}" for c in (induction.side_countries.values() if induction else ())
         )
-        lines.append(f"# The two countries the seeds name most (weighted mentions: {counts}).")
+        groups = ", ".join(f"{g.name} {g.mentions}" for g in (induction.side_groups.values() if induction else ()))
+        lines.append(
+            f"# The parties the seeds name most (weighted mentions: {counts}{'; ' + groups if groups else ''})."
+        )
         lines.append(f"sides: {_list(profile.sides)}")
     lines.append(f"thresholds: {{relevant: {profile.thresholds.relevant}, partial: {profile.thresholds.partial}}}")
     lines.append("")

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 import yaml
 
 from seedwatch.relevance.normalize import normalize
-from seedwatch.relevance.profile import STOPWORDS
+from seedwatch.relevance.profile import SIDE_OTHER, STOPWORDS
 from seedwatch.relevance.resources import RESOURCES, Country, gazetteer, lexicon
 
 SIDE_PLACE_WEIGHT = 0.6  # a capital or city stands for its country less surely than its name
@@ -67,6 +67,7 @@ class Induction:
     side_countries: dict[str, Country]  # side id → country
     country_mentions: dict[str, float]  # country code → weighted mentions in the seeds
     seed_cities: list[tuple[Country, str]]  # (country, city name) named in the seeds
+    side_groups: dict[str, InducedActor] = field(default_factory=dict)  # side id → a body or armed group
     actors: list[InducedActor] = field(default_factory=list)
     embedded: list[str] = field(default_factory=list)  # names with a country inside: West Peru Basin
     seed_forms: dict[str, list[str]] = field(default_factory=dict)  # side → its adjectives as the seeds write them
@@ -74,11 +75,14 @@ class Induction:
     agreements: dict[str, list[str]] = field(default_factory=dict)  # agreement named in the seeds → its facets
     seed_facets: dict[str, list[str]] = field(default_factory=dict)  # facet id → cue words found in the seeds
 
+    def side_name(self, side: str) -> str:
+        return self.side_countries[side].name if side in self.side_countries else self.side_groups[side].name
+
     @property
     def title(self) -> str:
         if len(self.sides) != 2:
             return ""
-        return "–".join(self.side_countries[s].name for s in self.sides) + " relations"
+        return "–".join(self.side_name(s) for s in self.sides) + " relations"
 
 
 def induce(seed_texts: list[str], common_words: frozenset[str]) -> Induction:
@@ -105,20 +109,28 @@ def induce(seed_texts: list[str], common_words: frozenset[str]) -> Induction:
     for code, forms in written.items():
         mentions[code] += sum(words[form] for form in forms)
     ranked = [code for code, n in mentions.most_common() if code in countries]
-    sides: tuple[str, ...] = ()
-    side_countries: dict[str, Country] = {}
-    if len(ranked) >= 2 and mentions[ranked[1]] >= MIN_SECOND_SIDE:
-        chosen = sorted(ranked[:2], key=lambda code: -mentions[code])
-        side_countries = {countries[code].slug: countries[code] for code in chosen}
-        sides = tuple(side_countries)
+    chosen = ranked[:2] if len(ranked) >= 2 and mentions[ranked[1]] >= MIN_SECOND_SIDE else ranked[:1]
     induction = Induction(
-        sides=sides,
-        side_countries=side_countries,
+        sides=(),
+        side_countries={countries[code].slug: countries[code] for code in chosen},
         country_mentions=dict(mentions),
         seed_cities=[(countries[code], name) for (code, name) in cities],
     )
-    induction.seed_forms = {side: written.get(country.code, []) for side, country in side_countries.items()}
+    induction.sides = tuple(induction.side_countries)
+    induction.seed_forms = {side: written.get(c.code, []) for side, c in induction.side_countries.items()}
     induction.actors = _actors(seed_texts, induction, common_words)
+    group = _group_side(induction, mentions[chosen[1]] if len(chosen) == 2 else 0.0, common_words)
+    if group is not None:
+        # The second party is a body or an armed group the seeds name more than any
+        # second country: it replaces that country, and the actors are tied anew.
+        first = next(iter(induction.side_countries.items()))
+        induction.side_countries = dict([first])
+        induction.side_groups = {_slug(group.name): group}
+        induction.sides = (first[0], _slug(group.name))
+        induction.seed_forms = {first[0]: induction.seed_forms.get(first[0], [])}
+        induction.actors = [a for a in _actors(seed_texts, induction, common_words) if a.name != group.name]
+    if len(induction.sides) < 2:
+        induction.sides, induction.side_countries, induction.side_groups, induction.actors = (), {}, {}, []
     induction.embedded = _embedded_names(seed_texts, _side_lookup(induction))
     induction.parties = _parties(seed_texts, induction)
     induction.seed_facets = _seed_facets(seed_texts, Matcher)
@@ -211,7 +223,7 @@ def _actors(seed_texts: list[str], induction: Induction, common: frozenset[str])
     votes: dict[str, Counter[str]] = defaultdict(Counter)
 
     def candidate(name: str) -> InducedActor:
-        return candidates.setdefault(name, InducedActor(name, "other", [name], [], 0, ""))
+        return candidates.setdefault(name, InducedActor(name, SIDE_OTHER, [name], [], 0, ""))
 
     for text in seed_texts:
         for full, acronym in _ACRONYM_DEFINED.findall(text):
@@ -246,11 +258,36 @@ def _actors(seed_texts: list[str], induction: Induction, common: frozenset[str])
             (best, n), *rest = tally.most_common()
             if n >= needed and (not rest or n >= 2 * rest[0][1]):
                 actor.side = best
-                actor.why = f"named with {induction.side_countries[best].name}'s name or adjective {n}×"
+                actor.why = f"named with {induction.side_name(best)}'s name or adjective {n}×"
         if not actor.why:
             actor.why = "no side: the seeds do not tie it to one"
-    keep = [a for a in actors if a.mentions >= 2 or a.side != "other" or len(a.aliases) > 1]
+    keep = [a for a in actors if a.mentions >= 2 or a.side != SIDE_OTHER or len(a.aliases) > 1]
     return sorted(keep, key=lambda a: (-a.mentions, a.name))[:MAX_ACTORS]
+
+
+MIN_GROUP_MENTIONS = 4
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", normalize(name)).strip("_")
+
+
+def _group_side(induction: Induction, second_country: float, common: frozenset[str]) -> InducedActor | None:
+    """A body or armed group (an acronym, a one-word name, or a name with an ordinary word
+    in it: not a person's) that no side claims and that the seeds name at least twice as
+    often as the second country, if any: "NATO" in a seed about NATO and one country."""
+    if not induction.side_countries:
+        return None
+
+    def group_like(actor: InducedActor) -> bool:
+        words = actor.name.split()
+        return actor.name.isupper() or len(words) == 1 or any(normalize(w) in common for w in words)
+
+    candidates = [a for a in induction.actors if a.side == SIDE_OTHER and group_like(a)]
+    best = max(candidates, key=lambda a: a.mentions, default=None)
+    if best is None or best.mentions < max(MIN_GROUP_MENTIONS, 2 * second_country):
+        return None
+    return best
 
 
 def _side_lookup(induction: Induction):
@@ -259,6 +296,8 @@ def _side_lookup(induction: Induction):
     stems: list[tuple[str, str]] = []
     for side, forms in induction.seed_forms.items():
         exact.update({normalize(form): side for form in forms})
+    for side, group in induction.side_groups.items():
+        exact.update({normalize(alias): side for alias in group.aliases})
     for side, country in induction.side_countries.items():
         places = [p for p in (country.capital, *country.cities) if p is not None]
         for alias in (*country.names, *country.demonyms, *(n for p in places for n in p.names)):
@@ -369,7 +408,8 @@ def _parties(seed_texts: list[str], induction: Induction) -> set[str]:
     if len(induction.sides) != 2:
         return set()
     side_of_code = {country.code: side for side, country in induction.side_countries.items()}
-    actors = [(a.side, alias) for a in induction.actors if a.side in induction.sides for alias in a.aliases]
+    sided = [*induction.actors, *(replace(g, side=side) for side, g in induction.side_groups.items())]
+    actors = [(a.side, alias) for a in sided if a.side in induction.sides for alias in a.aliases]
     touched: dict[str, set[str]] = defaultdict(set)
     for text in seed_texts:
         for sentence in _sentences(text):

@@ -38,6 +38,19 @@ def induced_entities(induction: Induction, side_map: dict[str, str]) -> list[Ent
             entities.append(
                 replace(place_entity(country.capital, side), origin="induced", note=f"capital of {country.name}")
             )
+    for induced_side, group in induction.side_groups.items():
+        side = side_map.get(induced_side, SIDE_OTHER)
+        entities.append(
+            Entity(
+                name=group.name,
+                kind="actor",
+                side=side,
+                aliases=tuple(group.aliases),
+                capitalised=tuple(group.capitalised),
+                origin="induced",
+                note="a side: a body or group the seeds name more than any second country",
+            )
+        )
     seen_cities = {e.name for e in entities}
     for country, city in induction.seed_cities:
         place = next((p for p in (country.capital, *country.cities) if p is not None and p.name == city), None)
@@ -124,7 +137,7 @@ def induced_facets(induction: Induction) -> list[Facet]:
 
 def side_map(induction: Induction, sides: tuple[str, ...], curated: tuple[Entity, ...]) -> dict[str, str]:
     """Induced side → the profile's side: the same id, or the side whose curated entities name the country."""
-    mapping = {}
+    mapping = {side: side for side in induction.side_groups if side in sides}
     for induced_side, country in induction.side_countries.items():
         if induced_side in sides:
             mapping[induced_side] = induced_side
