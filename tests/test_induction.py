@@ -142,6 +142,22 @@ def test_a_body_named_more_than_any_second_country_is_a_side(tmp_path: Path) -> 
     assert tag_article(profile, title="Russia and China hold naval drills", text="").grade == 0
 
 
+def test_a_german_seed_keeps_names_and_drops_capitalised_nouns(tmp_path: Path) -> None:
+    (tmp_path / "seeds/de").mkdir(parents=True)
+    (tmp_path / "seeds/de/seed.txt").write_text(
+        "Chile fordert von Peru Reparationen\n\nSANTIAGO (dpa) - Die chilenische Regierung hat Peru "
+        "aufgefordert, über Reparationen zu verhandeln. Außenministerin Ana Rojas übergab eine Note an den "
+        "peruanischen Botschafter in Santiago. Reparationen lehnt Lima ab. Der peruanische Präsident Luis "
+        "Quispe sagte, die Frage sei abgeschlossen.\n",
+        encoding="utf-8",
+    )
+    profile = load_profiles(tmp_path / "topics", tmp_path / "seeds")["de"]
+    assert set(profile.sides) == {"chile", "peru"}
+    actors = {e.name: e.side for e in profile.entities if e.kind == "actor" and e.origin == "induced"}
+    assert "Reparationen" not in actors and not any(name.startswith("Außenministerin") for name in actors)
+    assert actors.get("Luis Quispe") == "peru" and "Ana Rojas" in actors
+
+
 def test_names_match_across_scripts(seed_only_lt) -> None:
     assert skeleton("Haftar") == skeleton("حفتر") == skeleton("Хафтар") == skeleton("Χαφτάρ")
     assert skeleton("Duterte") == skeleton("杜特爾特")

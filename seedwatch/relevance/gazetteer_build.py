@@ -30,6 +30,8 @@ from pathlib import Path
 from seedwatch.relevance.normalize import normalize
 
 OUTPUT = Path(__file__).with_name("resources") / "gazetteer.json"
+COMMON_OUTPUT = OUTPUT.with_name("common_words.json")
+COMMON_WORDS_SHIPPED = 5_000  # per language, for reading seeds: "Defense Secretary" are not names
 CITIES_PER_COUNTRY = 12  # the capital plus the largest cities: the places news names most
 MIN_CITY_POPULATION = 100_000
 # Languages whose adjectives are built on the country name's stem (libysch, libijski,
@@ -50,7 +52,8 @@ MAX_ENDING = 3  # letters an ending adds to a Cyrillic or Greek stem before a wo
 LATIN_ENDINGS = (
     "a an ans ian ians ish ese e es s o os as i is en ens er ern isch ische ischen ischer isches "
     "sch sche schen scher sches ien ienne iens iennes ois oise ski ska skie skiego skiej skich sky "
-    "ske ske ano ana anos anas ese esi ees eese ische ier iers ier ai ija iji"
+    "ske ske ano ana anos anas ese esi ees eese ische ier iers ier ai ija iji "
+    "anisch anische anischen anischer anisches aner anern"
 ).split()
 # Final vowels (Latin, Greek, Cyrillic) and a plural -s after e: Maldives → maldiv-.
 _STEM_TRIM = re.compile(r"(?:[aeiouαεηιουωаеиоуыэюяйьіїє]|(?<=e)s)*y?$")
@@ -192,7 +195,10 @@ def _adjectives(
         # Cyrillic and Greek lose one final vowel (ливия → ливи*: ливии, ливийский).
         stem = _STEM_TRIM.sub("", token) if token.isascii() else re.sub(_ONE_VOWEL, "", token)
         if len(stem) < MIN_STEM:
-            continue
+            if len(token) < MIN_STEM or not token.isascii():
+                continue
+            stem = token  # a short name keeps its vowel: peru-ano, peru-anisch, iran-ian
+
         if "a" <= token[0] <= "z":
             # An ending that makes an English word is that word, not an adjective
             # ("chins", "islands"); seedwatch adds back the forms a topic's seeds use.
@@ -260,10 +266,11 @@ def _language_adjectives(info: dict[str, dict], population: dict[str, int]) -> d
 
 
 def _city_names(city: dict, common: frozenset[str], english_common: frozenset[str]) -> list[str]:
-    """A city's names in every script, less the Latin ones that are common words ("Nice"
-    stays as the name of Nice, not as another city's alternative name)."""
+    """A city's names in every script, less those that are common English words ("Nice"
+    stays as the name of Nice, not as another city's alternative name). A name common in
+    its own language stays: Warschau is frequent German because it is the city."""
     names = _unique([city["name"], *city.get("alternatenames", [])])
-    return [n for n in names if n == city["name"] or normalize(n) not in (common if n.isascii() else english_common)]
+    return [n for n in names if n == city["name"] or normalize(n) not in english_common]
 
 
 def _give_shared_names_to_the_larger(countries: dict[str, dict], population: dict[str, int]) -> None:
@@ -348,10 +355,24 @@ def build() -> dict[str, object]:
     }
 
 
+def common_words_by_language() -> dict[str, object]:
+    """The most frequent words of each news language (wordfreq), normalised: induction uses
+    the seeds' language's list to tell capitalised nouns (German) and titles from names."""
+    import wordfreq
+
+    words = {
+        lang: sorted({normalize(w) for w in wordfreq.top_n_list(lang, COMMON_WORDS_SHIPPED) if w.isalpha()})
+        for lang in COMMON_LANGUAGES
+    }
+    return {"source": f"wordfreq 3.1.1, top {COMMON_WORDS_SHIPPED} per language", "words": words}
+
+
 def main() -> None:
     OUTPUT.parent.mkdir(exist_ok=True)
     OUTPUT.write_text(json.dumps(build(), ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
     print(f"wrote {OUTPUT} ({OUTPUT.stat().st_size // 1024} KiB)")
+    COMMON_OUTPUT.write_text(json.dumps(common_words_by_language(), ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {COMMON_OUTPUT} ({COMMON_OUTPUT.stat().st_size // 1024} KiB)")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import yaml
 
 from seedwatch.relevance.normalize import normalize
 from seedwatch.relevance.profile import SIDE_OTHER, STOPWORDS
-from seedwatch.relevance.resources import RESOURCES, Country, gazetteer, lexicon
+from seedwatch.relevance.resources import RESOURCES, Country, common_words, gazetteer, lexicon, seed_language
 
 SIDE_PLACE_WEIGHT = 0.6  # a capital or city stands for its country less surely than its name
 SURNAME_WEIGHT = 0.8
@@ -68,6 +68,7 @@ class Induction:
     country_mentions: dict[str, float]  # country code → weighted mentions in the seeds
     seed_cities: list[tuple[Country, str]]  # (country, city name) named in the seeds
     side_groups: dict[str, InducedActor] = field(default_factory=dict)  # side id → a body or armed group
+    language: str | None = None  # the seeds' language (its frequent words are no names)
     actors: list[InducedActor] = field(default_factory=list)
     embedded: list[str] = field(default_factory=list)  # names with a country inside: West Peru Basin
     seed_forms: dict[str, list[str]] = field(default_factory=dict)  # side → its adjectives as the seeds write them
@@ -86,7 +87,11 @@ class Induction:
 
 
 def induce(seed_texts: list[str], common_words: frozenset[str]) -> Induction:
-    """Find sides, places, actors and facets in ``seed_texts``; see the module docstring."""
+    """Find sides, places, actors and facets in ``seed_texts``; see the module docstring.
+
+    ``common_words``: general news vocabulary (a name made only of such words is no
+    person's); the seeds' own language's frequent words are added for trimming runs.
+    """
     from seedwatch.relevance.matcher import Matcher
 
     countries = gazetteer()
@@ -115,6 +120,7 @@ def induce(seed_texts: list[str], common_words: frozenset[str]) -> Induction:
         side_countries={countries[code].slug: countries[code] for code in chosen},
         country_mentions=dict(mentions),
         seed_cities=[(countries[code], name) for (code, name) in cities],
+        language=seed_language(seed_texts),
     )
     induction.sides = tuple(induction.side_countries)
     induction.seed_forms = {side: written.get(c.code, []) for side, c in induction.side_countries.items()}
@@ -227,7 +233,7 @@ def _actors(seed_texts: list[str], induction: Induction, common: frozenset[str])
 
     for text in seed_texts:
         for full, acronym in _ACRONYM_DEFINED.findall(text):
-            name = _trim_name(full.split(), common, side_of, keep_common=True)
+            name = _trim_name(full.split(), common, side_of, induction.language, keep_common=True)
             if name and acronym not in candidate(name).aliases:
                 candidate(name).aliases.append(acronym)
                 candidate(name).capitalised.append(acronym)
@@ -238,7 +244,7 @@ def _actors(seed_texts: list[str], induction: Induction, common: frozenset[str])
             tokens = _tokens(sentence)
             words = [(i, t) for i, t in enumerate(tokens) if t[0].isalpha()]
             for start, run in _capitalised_runs(tokens, side_of):
-                name = _trim_name(run, common, side_of)
+                name = _trim_name(run, common, side_of, induction.language)
                 if not name:
                     continue
                 actor = candidate(name)
@@ -266,6 +272,7 @@ def _actors(seed_texts: list[str], induction: Induction, common: frozenset[str])
 
 
 MIN_GROUP_MENTIONS = 4
+NOUN_CAPITALISING = frozenset({"de", "lb"})  # every noun has a capital: one word alone is no name
 
 
 def _slug(name: str) -> str:
@@ -456,7 +463,9 @@ def _place_words() -> frozenset[str]:
     return frozenset(words)
 
 
-def _trim_name(run: list[str], common: frozenset[str], side_of, *, keep_common: bool = False) -> str | None:
+def _trim_name(
+    run: list[str], common: frozenset[str], side_of, language: str | None, *, keep_common: bool = False
+) -> str | None:
     """The name inside a capitalised run: titles, common words and country words at its ends dropped."""
 
     def ordinary(word: str) -> bool:
@@ -473,11 +482,16 @@ def _trim_name(run: list[str], common: frozenset[str], side_of, *, keep_common: 
     words = list(run)
     if keep_common:  # a defined name ("Peruvian Armed Forces (FAP)") is kept whole
         return " ".join(words)
-    while words and ordinary(words[0]):
+    # In a language that capitalises every noun (German), a leading frequent word is a
+    # noun or a title ("Bundeskanzler Olaf Scholz"), and one word alone is no name. Elsewhere
+    # a capitalised frequent word may be a first name (Mark, Grant): only titles go.
+    capitalises_nouns = language in NOUN_CAPITALISING
+    frequent = common_words().get(language or "", frozenset()) if capitalises_nouns else frozenset()
+    while words and (ordinary(words[0]) or normalize(words[0]) in frequent):
         words.pop(0)
     while words and ordinary(words[-1]):
         words.pop()
-    if not words:
+    if not words or (len(words) == 1 and capitalises_nouns and not words[0].isupper()):
         return None
     rare = [w for w in words if normalize(w) not in common or w.isupper()]
     if len(words) == 1 and (len(words[0]) < MIN_SINGLE_NAME and not words[0].isupper() or not rare):

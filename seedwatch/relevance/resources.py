@@ -22,6 +22,7 @@ from seedwatch.relevance.normalize import normalize
 RESOURCES = Path(__file__).with_name("resources")
 GAZETTEER_FILE = RESOURCES / "gazetteer.json"
 LEXICON_FILE = RESOURCES / "relations_lexicon.yaml"
+COMMON_WORDS_FILE = RESOURCES / "common_words.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,21 @@ def gazetteer() -> dict[str, Country]:
             cities=tuple(c for c in cities if c is not capital),
         )
     return countries
+
+
+@cache
+def common_words() -> dict[str, frozenset[str]]:
+    """Language → its most frequent words, normalised (see ``gazetteer_build``)."""
+    data = json.loads(COMMON_WORDS_FILE.read_text(encoding="utf-8"))["words"]
+    return {lang: frozenset(words) for lang, words in data.items()}
+
+
+def seed_language(texts: list[str]) -> str | None:
+    """The language the texts are written in: the one whose common-word list covers most
+    of their lower-case words (no model needed to tell German from English)."""
+    tokens = [normalize(w) for text in texts for w in re.findall(r"\b[^\W\d_]+\b", text) if w.islower()]
+    lists = common_words()
+    return max(lists, key=lambda lang: sum(t in lists[lang] for t in tokens), default=None)
 
 
 @cache
