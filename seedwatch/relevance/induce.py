@@ -5,12 +5,16 @@ profile would say, with no knowledge of any topic:
 
 * **sides**: the two parties the seeds are about, the two countries (or unions) they
   name most, counted with the gazetteer's names, demonyms, capitals and cities, the
-  opening lines counting double;
+  opening lines counting double; or one country and a body or armed group named more
+  than any second country;
 * **places**: each side's capital and the cities of any country the seeds name;
 * **actors**: the people and bodies the seeds name (capitalised words that general news
   rarely uses, and acronyms defined in parentheses), each on the side the seeds tie it
   to ("Chilean Foreign Minister Ana Rojas", "Peruvian Armed Forces (FAP)");
-* **facets**: the relations lexicon's facets, with those the seeds talk about first.
+* **third parties**: the countries the seeds put beside each side (the others are
+  outsiders, whose own stories merely name a side);
+* **agreements** the seeds name, and **facets**: the relations lexicon's, with those
+  the seeds talk about first.
 
 Every name is then expanded from the generic resources (:mod:`.resources`): a country
 by its name in every CLDR locale, its demonyms and adjective stems; a city by its
@@ -86,11 +90,10 @@ class Induction:
         return "–".join(self.side_name(s) for s in self.sides) + " relations"
 
 
-def induce(seed_texts: list[str], common_words: frozenset[str]) -> Induction:
+def induce(seed_texts: list[str], general_vocabulary: frozenset[str]) -> Induction:
     """Find sides, places, actors and facets in ``seed_texts``; see the module docstring.
 
-    ``common_words``: general news vocabulary (a name made only of such words is no
-    person's); the seeds' own language's frequent words are added for trimming runs.
+    ``general_vocabulary``: words of general news (a name made only of them is nobody's).
     """
     from seedwatch.relevance.matcher import Matcher
 
@@ -124,8 +127,8 @@ def induce(seed_texts: list[str], common_words: frozenset[str]) -> Induction:
     )
     induction.sides = tuple(induction.side_countries)
     induction.seed_forms = {side: written.get(c.code, []) for side, c in induction.side_countries.items()}
-    induction.actors = _actors(seed_texts, induction, common_words)
-    group = _group_side(induction, mentions[chosen[1]] if len(chosen) == 2 else 0.0, common_words)
+    induction.actors = _actors(seed_texts, induction, general_vocabulary)
+    group = _group_side(induction, mentions[chosen[1]] if len(chosen) == 2 else 0.0, general_vocabulary)
     if group is not None:
         # The second party is a body or an armed group the seeds name more than any
         # second country: it replaces that country, and the actors are tied anew.
@@ -134,7 +137,7 @@ def induce(seed_texts: list[str], common_words: frozenset[str]) -> Induction:
         induction.side_groups = {_slug(group.name): group}
         induction.sides = (first[0], _slug(group.name))
         induction.seed_forms = {first[0]: induction.seed_forms.get(first[0], [])}
-        induction.actors = [a for a in _actors(seed_texts, induction, common_words) if a.name != group.name]
+        induction.actors = [a for a in _actors(seed_texts, induction, general_vocabulary) if a.name != group.name]
     if len(induction.sides) < 2:
         induction.sides, induction.side_countries, induction.side_groups, induction.actors = (), {}, {}, []
     induction.embedded = _embedded_names(seed_texts, _side_lookup(induction))
