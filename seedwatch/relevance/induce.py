@@ -32,7 +32,15 @@ import yaml
 
 from seedwatch.relevance.normalize import normalize
 from seedwatch.relevance.profile import SIDE_OTHER, STOPWORDS
-from seedwatch.relevance.resources import RESOURCES, Country, common_words, gazetteer, lexicon, seed_language
+from seedwatch.relevance.resources import (
+    RESOURCES,
+    Country,
+    common_words,
+    gazetteer,
+    lexicon,
+    seed_language,
+    slug,
+)
 
 SIDE_PLACE_WEIGHT = 0.6  # a capital or city stands for its country less surely than its name
 SURNAME_WEIGHT = 0.8
@@ -134,8 +142,8 @@ def induce(seed_texts: list[str], general_vocabulary: frozenset[str]) -> Inducti
         # second country: it replaces that country, and the actors are tied anew.
         first = next(iter(induction.side_countries.items()))
         induction.side_countries = dict([first])
-        induction.side_groups = {_slug(group.name): group}
-        induction.sides = (first[0], _slug(group.name))
+        induction.side_groups = {slug(group.name): group}
+        induction.sides = (first[0], slug(group.name))
         induction.seed_forms = {first[0]: induction.seed_forms.get(first[0], [])}
         induction.actors = [a for a in _actors(seed_texts, induction, general_vocabulary) if a.name != group.name]
     if len(induction.sides) < 2:
@@ -261,7 +269,7 @@ def _actors(seed_texts: list[str], induction: Induction, common: frozenset[str])
     for actor in actors:
         tally = votes.get(actor.name, Counter())
         # One vote is enough for a person's full name ("Chilean Gen. Ana Rojas"); a lone
-        # word or an acronym ("MEE", the outlet) needs two.
+        # word or an acronym ("AP", the agency) needs two.
         needed = 1 if " " in actor.name else 2
         if tally:
             (best, n), *rest = tally.most_common()
@@ -276,10 +284,6 @@ def _actors(seed_texts: list[str], induction: Induction, common: frozenset[str])
 
 MIN_GROUP_MENTIONS = 4
 NOUN_CAPITALISING = frozenset({"de", "lb"})  # every noun has a capital: one word alone is no name
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", normalize(name)).strip("_")
 
 
 def _group_side(induction: Induction, second_country: float, common: frozenset[str]) -> InducedActor | None:

@@ -46,7 +46,7 @@ class Country:
 
     @property
     def slug(self) -> str:
-        return re.sub(r"[^a-z0-9]+", "_", normalize(self.name)).strip("_")
+        return slug(self.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +59,11 @@ class LexiconFacet:
     @property
     def all_cues(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(c for cues in self.cues.values() for c in cues))
+
+
+def slug(name: str) -> str:
+    """A side id from a name: "United States" → united_states."""
+    return re.sub(r"[^a-z0-9]+", "_", normalize(name)).strip("_")
 
 
 @cache
