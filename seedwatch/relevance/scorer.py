@@ -10,11 +10,14 @@ The verdict combines explicit evidence with similarity to the seed:
   sentence, then a paragraph. A relation that appears only past the lead, or in a
   sentence that lists many countries, can make a piece *partial* but not *relevant*.
 * **Facets.** Cue words (visits, troops, memorandum, oil...) in the sentences where
-  the sides meet show what the relation is about, and strengthen it.
+  the sides meet show what the relation is about; with none, the sides are not related.
+* **Third countries.** Sides that meet only in a list of countries are not related; an
+  outsider country leading the headline makes the relation a thread of its story.
 * **Similarity.** Cosine between the article's TF-IDF vector and the seed's salient
   terms: a small, language-dependent nudge, never enough on its own.
 
-A topic without sides (a profile built from seeds only) is graded on similarity.
+The same rules grade every profile, drawn from the seeds or curated; a topic whose seeds
+name no two parties is graded on similarity alone.
 """
 
 from __future__ import annotations
@@ -198,8 +201,9 @@ def _relation_tag(
         score = min(score, NOT_CENTRAL_CAP if specific else NO_RELATION_CAP)
         evidence.append("one side is named only once: a passing mention")
     elif not relation_facets:
-        # Named together with nothing to say what ties them: partial at most, and nothing
-        # when the body only lists them among other countries ("Chile and Peru among...").
+        # Named together with nothing to say what ties them: not relevant. (Partial when
+        # both were in the title and lead tagged six more hard negatives of the second
+        # topic partial, storms and tallies, and found no relevant item more.)
         score = min(score, NO_RELATION_CAP)
         evidence.append("nothing says what the relation is (no facet cue where the sides meet)")
     elif not central:
