@@ -103,8 +103,6 @@ def induce(seed_texts: list[str], general_vocabulary: frozenset[str]) -> Inducti
 
     ``general_vocabulary``: words of general news (a name made only of them is nobody's).
     """
-    from seedwatch.relevance.matcher import Matcher
-
     countries = gazetteer()
     # Two passes: every country by name (cheap), then the ones named, with all their
     # adjective forms ("Peruvian", "peruano"), which may be most of a seed's mentions.
@@ -150,7 +148,7 @@ def induce(seed_texts: list[str], general_vocabulary: frozenset[str]) -> Inducti
         induction.sides, induction.side_countries, induction.side_groups, induction.actors = (), {}, {}, []
     induction.embedded = _embedded_names(seed_texts, _side_lookup(induction))
     induction.parties = _parties(seed_texts, induction)
-    induction.seed_facets = _seed_facets(seed_texts, Matcher)
+    induction.seed_facets = _seed_facets(seed_texts)
     induction.agreements = _agreements(seed_texts)
     return induction
 
@@ -549,8 +547,7 @@ def _agreements(seed_texts: list[str]) -> dict[str, list[str]]:
     """Agreements the seeds name ("a 2019 maritime delimitation agreement", "the 2016
     arbitration ruling"): the phrase up to its head noun, kept when a year or a
     non-generic cue word ("maritime", "arbitration") says which one; facet ids of those words."""
-    specific = {f.id: f for f in lexicon() if not f.generic}
-    cue_matcher = _facet_matcher(tuple(sorted(specific)))
+    cue_matcher = _facet_matcher(tuple(sorted(f.id for f in lexicon() if not f.generic)))
     found: dict[str, list[str]] = {}
     for text in seed_texts:
         for match in _AGREEMENT.finditer(text):
@@ -571,6 +568,7 @@ def _agreements(seed_texts: list[str]) -> dict[str, list[str]]:
 
 @cache
 def _facet_matcher(ids: tuple[str, ...]):
+    """A matcher over the lexicon's facets ``ids`` (compiled once per process)."""
     from seedwatch.relevance.matcher import Matcher
     from seedwatch.relevance.profile import Facet
 
@@ -581,12 +579,9 @@ def _facet_matcher(ids: tuple[str, ...]):
 # --- facets --------------------------------------------------------------------------
 
 
-def _seed_facets(seed_texts: list[str], matcher_cls) -> dict[str, list[str]]:
+def _seed_facets(seed_texts: list[str]) -> dict[str, list[str]]:
     """Facet id → the cue words of that facet the seeds use, most used facets first."""
-    from seedwatch.relevance.profile import Facet
-
-    facets = tuple(Facet(id=f.id, label=f.label, cues=f.all_cues, generic=f.generic) for f in lexicon())
-    matcher = matcher_cls.compile_facets(facets)
+    matcher = _facet_matcher(tuple(f.id for f in lexicon()))
     found: dict[str, Counter[str]] = defaultdict(Counter)
     for text in seed_texts:
         norm = normalize(text)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from seedwatch.relevance.induce import SURNAME_WEIGHT, Induction, country_entity, place_entity
+from seedwatch.relevance.induce import SURNAME_WEIGHT, InducedActor, Induction, country_entity, place_entity
 from seedwatch.relevance.normalize import normalize
 from seedwatch.relevance.profile import SIDE_OTHER, Entity, Facet
 from seedwatch.relevance.resources import gazetteer, lexicon
@@ -39,18 +39,8 @@ def induced_entities(induction: Induction, side_map: dict[str, str]) -> list[Ent
                 replace(place_entity(country.capital, side), origin="induced", note=f"capital of {country.name}")
             )
     for induced_side, group in induction.side_groups.items():
-        side = side_map.get(induced_side, SIDE_OTHER)
-        entities.append(
-            Entity(
-                name=group.name,
-                kind="actor",
-                side=side,
-                aliases=tuple(group.aliases),
-                capitalised=tuple(group.capitalised),
-                origin="induced",
-                note="a side: a body or group the seeds name more than any second country",
-            )
-        )
+        note = "a side: a body or group the seeds name more than any second country"
+        entities.append(_actor_entity(group, side_map.get(induced_side, SIDE_OTHER), note))
     seen_cities = {e.name for e in entities}
     for country, city in induction.seed_cities:
         place = next((p for p in (country.capital, *country.cities) if p is not None and p.name == city), None)
@@ -61,21 +51,8 @@ def induced_entities(induction: Induction, side_map: dict[str, str]) -> list[Ent
                 replace(place_entity(place, side), origin="induced", note=f"a city of {country.name} the seeds name")
             )
     for actor in induction.actors:
-        side = side_map.get(actor.side, SIDE_OTHER)
         weight = 1.0 if " " in actor.name or actor.name.isupper() else SURNAME_WEIGHT
-        entities.append(
-            Entity(
-                name=actor.name,
-                kind="actor",
-                side=side,
-                aliases=tuple(actor.aliases),
-                weight=weight,
-                capitalised=tuple(actor.capitalised),
-                origin="induced",
-                note=actor.why,
-            )
-        )
-    facet_ids = {f.id for f in lexicon()}
+        entities.append(_actor_entity(actor, side_map.get(actor.side, SIDE_OTHER), actor.why, weight=weight))
     by_key: dict[str, list[str]] = {}
     for phrase in induction.agreements:
         # "2019 maritime delimitation agreement" and "maritime delimitation agreement": one entity.
@@ -86,7 +63,7 @@ def induced_entities(induction: Induction, side_map: dict[str, str]) -> list[Ent
         aliases = tuple(
             dict.fromkeys([name, *phrases, *(p.split(" ", 1)[1] for p in phrases if p.split()[0].isdigit())])
         )
-        facets = tuple(f for f in induction.agreements[name] if f in facet_ids)
+        facets = tuple(induction.agreements[name])  # lexicon facet ids, from induce._agreements
         entities.append(
             Entity(
                 name=name,
@@ -116,6 +93,19 @@ def induced_entities(induction: Induction, side_map: dict[str, str]) -> list[Ent
             entity = country_entity(country, SIDE_OTHER, kind="place", forms=False)
             entities.append(replace(entity, origin="induced", note="another country", outsider=outsider))
     return entities
+
+
+def _actor_entity(actor: InducedActor, side: str, note: str, *, weight: float = 1.0) -> Entity:
+    return Entity(
+        name=actor.name,
+        kind="actor",
+        side=side,
+        aliases=tuple(actor.aliases),
+        weight=weight,
+        capitalised=tuple(actor.capitalised),
+        origin="induced",
+        note=note,
+    )
 
 
 def induced_facets(induction: Induction) -> list[Facet]:

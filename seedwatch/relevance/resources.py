@@ -103,9 +103,14 @@ def seed_language(texts: list[str]) -> str | None:
 
 
 @cache
+def _lexicon_file() -> dict:
+    return yaml.safe_load(LEXICON_FILE.read_text(encoding="utf-8"))
+
+
+@cache
 def lexicon() -> tuple[LexiconFacet, ...]:
     """The relations lexicon's facets, in file order."""
-    data = yaml.safe_load(LEXICON_FILE.read_text(encoding="utf-8"))
+    data = _lexicon_file()
     return tuple(
         LexiconFacet(
             id=item["id"],
@@ -118,5 +123,5 @@ def lexicon() -> tuple[LexiconFacet, ...]:
 
 
 def lexicon_languages() -> tuple[str, ...]:
-    data = yaml.safe_load(LEXICON_FILE.read_text(encoding="utf-8"))
-    return tuple(data["languages"])
+    """The languages the lexicon declares (every facet has cues in each)."""
+    return tuple(_lexicon_file()["languages"])
