@@ -4,19 +4,22 @@ without Docker: structure, health checks, mounted files, variables, references."
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
 import pytest
 import yaml
 
+from seedwatch.index.base import ElasticsearchSettings
+from seedwatch.index.kibana import TYPE_MIGRATION_VERSIONS, saved_objects, topics_from_settings
+from seedwatch.index.resources import packaged_text
+from seedwatch.settings import load_settings
+
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
 SERVICES = COMPOSE["services"]
 ONE_SHOT = {"airflow-init", "seedwatch-init"}
-KIBANA_OBJECTS = [
-    json.loads(line) for line in (ROOT / "config/kibana/seedwatch.ndjson").read_text().splitlines() if line
-]
 
 
 def test_every_part_of_the_product_is_a_service() -> None:
@@ -129,19 +132,52 @@ def test_init_scripts_are_present() -> None:
     assert SERVICES["seedwatch-init"]["command"] == ["python", "/opt/seedwatch/docker/init_stack.py"]
 
 
-# -- Kibana saved objects ---------------------------------------------------------------
+# -- Kibana saved objects (rendered for the configured prefix and topics) ---------------
+
+SETTINGS = load_settings(ROOT / "config", environ={})
+TOPICS = topics_from_settings(SETTINGS)
+KIBANA_OBJECTS = saved_objects(SETTINGS.index.elasticsearch, TOPICS)
+OTHER_PREFIX = saved_objects(ElasticsearchSettings(index_prefix="acme"), TOPICS)
 
 
-def _by_id() -> dict[tuple[str, str], dict]:
-    return {(obj["type"], obj["id"]): obj for obj in KIBANA_OBJECTS}
+def _by_id(objects: list[dict] = KIBANA_OBJECTS) -> dict[tuple[str, str], dict]:
+    return {(obj["type"], obj["id"]): obj for obj in objects}
 
 
-def test_kibana_objects_reference_only_objects_in_the_file() -> None:
-    objects = _by_id()
-    assert len(objects) == len(KIBANA_OBJECTS)  # ids are unique
-    for obj in KIBANA_OBJECTS:
+@pytest.mark.parametrize("objects", [KIBANA_OBJECTS, OTHER_PREFIX], ids=["default-prefix", "acme"])
+def test_kibana_objects_reference_only_objects_in_the_set(objects: list[dict]) -> None:
+    by_id = _by_id(objects)
+    assert len(by_id) == len(objects)  # ids are unique
+    for obj in objects:
         for ref in obj["references"]:
-            assert (ref["type"], ref["id"]) in objects, (obj["id"], ref)
+            assert (ref["type"], ref["id"]) in by_id, (obj["id"], ref)
+        if obj["type"] == "dashboard":  # every panel names a reference
+            names = {ref["name"] for ref in obj["references"]}
+            for panel in json.loads(obj["attributes"]["panelsJSON"]):
+                assert f"{panel['panelIndex']}:{panel['panelRefName']}" in names
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def test_objects_are_in_the_8x_format_kibana_9_imports() -> None:
+    for obj in KIBANA_OBJECTS:
+        assert "migrationVersion" not in obj, obj["id"]  # the 7.x field
+        assert obj["coreMigrationVersion"] == "8.8.0"
+        assert obj["typeMigrationVersion"] == TYPE_MIGRATION_VERSIONS[obj["type"]]
+        assert (8, 0, 0) <= _version(obj["typeMigrationVersion"]) < (9, 0, 0), obj["id"]
+    assert {obj["type"] for obj in KIBANA_OBJECTS} == {"index-pattern", "search", "visualization", "dashboard"}
+
+
+def test_objects_follow_the_index_prefix() -> None:
+    for obj in OTHER_PREFIX:
+        assert obj["id"].startswith("acme-"), obj["id"]
+        for ref in obj["references"]:
+            assert ref["id"].startswith("acme-"), (obj["id"], ref)
+        assert "seedwatch-" not in json.dumps(obj), obj["id"]
+    views = {obj["id"]: obj["attributes"]["title"] for obj in OTHER_PREFIX if obj["type"] == "index-pattern"}
+    assert views == {"acme-articles": "acme-articles", "acme-feeds": "acme-feeds"}
 
 
 def test_data_views_have_their_time_fields() -> None:
@@ -150,45 +186,69 @@ def test_data_views_have_their_time_fields() -> None:
     assert objects[("index-pattern", "seedwatch-feeds")]["attributes"]["timeFieldName"] == "checked_at"
 
 
-def test_saved_searches_cover_relevance_and_every_facet() -> None:
-    titles = {obj["attributes"]["title"] for obj in KIBANA_OBJECTS if obj["type"] == "search"}
-    assert "Relevant: Libya–Turkey" in titles
-    profile = yaml.safe_load((ROOT / "config/topics/libya_turkey.yaml").read_text(encoding="utf-8"))
-    facet_ids = [facet["id"] for facet in profile["facets"]]
-    assert {"diplomacy", "military", "maritime", "haftar_family", "economy", "opposition"} <= set(facet_ids)
-    ids = {obj["id"] for obj in KIBANA_OBJECTS}
-    for facet in facet_ids:
-        assert f"seedwatch-facet-{facet}" in ids
+def test_saved_searches_cover_relevance_and_every_facet_of_every_topic() -> None:
+    assert TOPICS and all(topic.facets for topic in TOPICS)
+    ids = {obj["id"] for obj in KIBANA_OBJECTS if obj["type"] == "search"}
+    for topic in TOPICS:
+        assert f"seedwatch-{topic.name}-relevant" in ids
+        for facet_id, _ in topic.facets:
+            assert f"seedwatch-{topic.name}-facet-{facet_id}" in ids
 
 
-def _mapped(index: str) -> dict:
-    name = "articles-template.json" if index == "seedwatch-articles" else "feeds-template.json"
-    return json.loads((ROOT / "config/elasticsearch" / name).read_text())["template"]["mappings"]["properties"]
+def _mapped(data_view_id: str) -> dict:
+    name = "articles-template.json" if data_view_id.endswith("-articles") else "feeds-template.json"
+    return json.loads(packaged_text(f"elasticsearch/{name}"))["template"]["mappings"]["properties"]
 
 
-def test_visualisations_aggregate_on_mapped_keyword_fields() -> None:
+def _field(properties: dict, path: str) -> dict:
+    """The mapping of ``title.keyword`` or ``outlet``."""
+    name, _, sub = path.partition(".")
+    spec = properties[name]
+    return spec["fields"][sub] if sub else spec
+
+
+def test_every_field_an_object_uses_is_in_the_index_template() -> None:
     for obj in KIBANA_OBJECTS:
-        if obj["type"] != "visualization":
+        refs = [ref for ref in obj["references"] if ref["type"] == "index-pattern"]
+        if not refs:
             continue
-        state = json.loads(obj["attributes"]["visState"])
-        properties = _mapped(obj["references"][0]["id"])
-        for agg in state["aggs"]:
-            field = agg["params"].get("field")
-            if field:
-                assert properties[field]["type"] in ("keyword", "date"), (obj["id"], field)
+        properties = _mapped(refs[0]["id"])
+        attributes = obj["attributes"]
+        if obj["type"] == "visualization":
+            for agg in json.loads(attributes["visState"])["aggs"]:
+                field = agg["params"].get("field")
+                if field:  # aggregations need keyword or date fields
+                    assert _field(properties, field)["type"] in ("keyword", "date"), (obj["id"], field)
+        if obj["type"] == "search":
+            for column in attributes["columns"]:
+                assert column in properties, (obj["id"], column)
+            for field, _ in attributes["sort"]:
+                assert properties[field]["type"] in ("date", "keyword", "float", "integer"), (obj["id"], field)
+        query = json.loads(attributes["kibanaSavedObjectMeta"]["searchSourceJSON"])["query"]["query"]
+        for field in re.findall(r"(\w+) *(?::|>=|<=|=|<|>)", query):
+            assert field in properties, (obj["id"], field)
 
 
-def test_dashboard_has_the_promised_panels() -> None:
+def test_dashboard_has_the_promised_panels_including_stories() -> None:
     board = _by_id()[("dashboard", "seedwatch-overview")]
     panels = json.loads(board["attributes"]["panelsJSON"])
     refs = {ref["name"]: ref for ref in board["references"]}
-    shown = {refs[panel["panelRefName"]]["id"] for panel in panels}
+    shown = {refs[f"{panel['panelIndex']}:{panel['panelRefName']}"]["id"] for panel in panels}
     assert {
         "seedwatch-volume-by-grade", "seedwatch-top-outlets", "seedwatch-top-actors", "seedwatch-facets",
-        "seedwatch-languages", "seedwatch-feed-health", "seedwatch-relevant",
+        "seedwatch-languages", "seedwatch-feed-health", "seedwatch-stories-articles", "seedwatch-stories-per-day",
     } <= shown  # fmt: skip
-    relevant = _by_id()[("search", "seedwatch-relevant")]
-    assert "url" in relevant["attributes"]["columns"]  # links to the articles
+    assert {f"seedwatch-{topic.name}-relevant" for topic in TOPICS} <= shown
+    for topic in TOPICS:
+        assert "url" in _by_id()[("search", f"seedwatch-{topic.name}-relevant")]["attributes"]["columns"]
+
+
+def test_stories_view_groups_articles_by_story_and_day() -> None:
+    per_story = json.loads(_by_id()[("visualization", "seedwatch-stories-articles")]["attributes"]["visState"])
+    assert [agg["params"].get("field") for agg in per_story["aggs"]] == [None, "story_id", "title.keyword"]
+    per_day = json.loads(_by_id()[("visualization", "seedwatch-stories-per-day")]["attributes"]["visState"])
+    buckets = {agg["type"]: agg["params"] for agg in per_day["aggs"]}
+    assert buckets["date_histogram"]["interval"] == "d" and buckets["terms"]["field"] == "story_id"
 
 
 @pytest.mark.parametrize("obj", KIBANA_OBJECTS, ids=lambda o: o["id"])
@@ -201,10 +261,12 @@ def test_embedded_json_strings_parse(obj: dict) -> None:
         json.loads(meta["searchSourceJSON"])
 
 
-def test_the_ndjson_is_what_the_generator_writes() -> None:
-    import importlib.util
+def test_the_cli_prints_the_rendered_objects() -> None:
+    import subprocess
+    import sys
 
-    spec = importlib.util.spec_from_file_location("kibana_objects", ROOT / "docker/kibana_objects.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert module.objects() == KIBANA_OBJECTS, "run: python docker/kibana_objects.py"
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "docker/kibana_objects.py"), "--config", str(ROOT / "config"), "--prefix", "acme"],
+        capture_output=True, check=True, env={k: v for k, v in os.environ.items() if not k.startswith("SEEDWATCH")},
+    ).stdout  # fmt: skip
+    assert [json.loads(line) for line in out.splitlines()] == json.loads(json.dumps(OTHER_PREFIX))

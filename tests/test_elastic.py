@@ -17,7 +17,6 @@ from test_index_corpus import DOCS, EXPECTED, KEY_OF
 from seedwatch.index import IndexSettings, QuerySyntaxError, feed_health_to_doc, matches
 from seedwatch.index.base import ElasticsearchSettings
 from seedwatch.index.elastic import (
-    CONFIG_DIR,
     ElasticArticleIndex,
     IndexUnavailableError,
     _outcome,
@@ -31,21 +30,37 @@ from seedwatch.index.elastic import (
 )
 from seedwatch.index.percolate import install_percolator_rules, matching_rules, percolate, rule_query_matcher
 from seedwatch.index.query import to_elasticsearch
+from seedwatch.index.resources import PACKAGED, packaged_text
 
 ES_URL = os.environ.get("SEEDWATCH_ES_URL")
 UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing listens, connections are refused at once
 
 
 def _properties() -> dict:
-    return json.loads((CONFIG_DIR / "articles-template.json").read_text())["template"]["mappings"]["properties"]
+    return json.loads(packaged_text("elasticsearch/articles-template.json"))["template"]["mappings"]["properties"]
 
 
 # -- mapping and template (no cluster) ----------------------------------------------------
 
 
 def test_template_files_are_valid_json() -> None:
-    for path in sorted(Path(CONFIG_DIR).glob("*.json")):
-        json.loads(path.read_text(encoding="utf-8"))
+    for relative in PACKAGED:
+        json.loads(packaged_text(relative))
+
+
+def test_a_template_in_the_configuration_directory_overrides_the_packaged_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    packaged = articles_template(ElasticsearchSettings(), tmp_path)
+    override = json.loads(packaged_text("elasticsearch/articles-template.json"))
+    override["version"] = 999
+    (tmp_path / "elasticsearch").mkdir()
+    (tmp_path / "elasticsearch" / "articles-template.json").write_text(json.dumps(override))
+    assert articles_template(ElasticsearchSettings(), tmp_path)["version"] == 999
+    assert packaged["version"] != 999
+    monkeypatch.setenv("SEEDWATCH_CONFIG_DIR", str(tmp_path))  # the default: the settings' configuration directory
+    assert articles_template(ElasticsearchSettings())["version"] == 999
+    assert percolator_index_body()["mappings"] == percolator_index_body(tmp_path)["mappings"]
 
 
 def test_article_mapping_covers_every_document_field() -> None:
@@ -78,7 +93,7 @@ def test_template_analysis_uses_core_components_only() -> None:
 
 
 def test_feed_mapping_covers_the_feed_health_document() -> None:
-    properties = json.loads((CONFIG_DIR / "feeds-template.json").read_text())["template"]["mappings"]["properties"]
+    properties = json.loads(packaged_text("elasticsearch/feeds-template.json"))["template"]["mappings"]["properties"]
     doc = feed_health_to_doc({"feed_id": "f", "health": {"status": "ok"}, "checked_at": None})
     assert set(doc) <= set(properties)
 

@@ -2,15 +2,17 @@
 
 Layout, all names derived from ``index_prefix`` (default ``seedwatch``)::
 
-    seedwatch-articles-v1, -v2 …   physical indices, created from the composable
-                                   template config/elasticsearch/articles-template.json
+    seedwatch-articles-v1, -v2 …   physical indices, created from the composable template
+                                   articles-template.json (seedwatch.index.resources)
     seedwatch-articles             read alias (searches, Kibana's data view)
     seedwatch-articles-write       write alias (is_write_index) used by bulk indexing
     seedwatch-feeds                feed health, one document per feed
     seedwatch-alert-rules          percolator index of alert rules (seedwatch.index.percolate)
 
 A mapping change is a new template version, then :func:`reindex_and_swap`
-(``seedwatch index reindex --version N``). Only core APIs are used (composable
+(``seedwatch index reindex --version N``). The templates are package data; a file
+``elasticsearch/<name>.json`` in the configuration directory overrides the packaged
+one (:mod:`seedwatch.index.resources`). Only core APIs are used (composable
 templates, aliases, bulk, search, percolator, reindex): no licensed features.
 
 Failures: :meth:`ElasticArticleIndex.upsert` never raises for the cluster being
@@ -23,11 +25,9 @@ cluster cannot answer.
 from __future__ import annotations
 
 import copy
-import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +45,10 @@ from seedwatch.index.base import (
     parse_iso,
 )
 from seedwatch.index.query import parse, to_elasticsearch
+from seedwatch.index.resources import load_json
 
 log = structlog.get_logger(__name__)
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "config" / "elasticsearch"
 _SNIPPET_CHARS = 160
 
 
@@ -56,36 +56,37 @@ class IndexUnavailableError(SeedwatchError):
     """Elasticsearch could not answer a read (down, refusing credentials, no index)."""
 
 
-# -- configuration files -----------------------------------------------------------
+# -- templates (package data, or overrides in the configuration directory) -------------
 
 
-@cache
-def _load(name: str) -> dict[str, Any]:
-    return json.loads((CONFIG_DIR / name).read_text(encoding="utf-8"))
+def _load(name: str, config_dir: Path | None = None) -> dict[str, Any]:
+    return load_json(f"elasticsearch/{name}", config_dir)
 
 
-def _template(name: str, pattern: str) -> dict[str, Any]:
-    body = copy.deepcopy(_load(name))
+def _template(name: str, pattern: str, config_dir: Path | None) -> dict[str, Any]:
+    body = copy.deepcopy(_load(name, config_dir))
     body["index_patterns"] = [pattern]
     body["meta"] = body.pop("_meta", {})  # the client's keyword for the body's _meta
     return body
 
 
-def articles_template(es: ElasticsearchSettings) -> dict[str, Any]:
-    """Keyword arguments of ``put_index_template`` for the versioned article indices."""
-    return _template("articles-template.json", f"{es.index_prefix}-articles-v*")
+def articles_template(es: ElasticsearchSettings, config_dir: Path | None = None) -> dict[str, Any]:
+    """Keyword arguments of ``put_index_template`` for the versioned article indices.
+
+    ``config_dir``: where an override may be (default: ``SEEDWATCH_CONFIG_DIR`` or ``./config``)."""
+    return _template("articles-template.json", f"{es.index_prefix}-articles-v*", config_dir)
 
 
-def feeds_template(es: ElasticsearchSettings) -> dict[str, Any]:
-    return _template("feeds-template.json", es.feeds_index)
+def feeds_template(es: ElasticsearchSettings, config_dir: Path | None = None) -> dict[str, Any]:
+    return _template("feeds-template.json", es.feeds_index, config_dir)
 
 
-def percolator_index_body() -> dict[str, Any]:
+def percolator_index_body(config_dir: Path | None = None) -> dict[str, Any]:
     """Settings and mappings of the percolator index: the article mapping plus the
     stored ``query`` (so rules are parsed with the same analyzers as articles)."""
-    template = _load("articles-template.json")["template"]
+    template = _load("articles-template.json", config_dir)["template"]
     body = {"settings": copy.deepcopy(template["settings"]), "mappings": copy.deepcopy(template["mappings"])}
-    body["mappings"]["properties"].update(copy.deepcopy(_load("percolator-mapping.json"))["properties"])
+    body["mappings"]["properties"].update(copy.deepcopy(_load("percolator-mapping.json", config_dir))["properties"])
     return body
 
 
