@@ -9,13 +9,18 @@ One ``Fetcher`` owns one set of httpx connection pools and enforces, for every r
   robots.txt allows everything; feeds are not checked: they exist to be polled);
 - a global and a per-host concurrency limit, a minimum delay between requests to one host
   (the larger of ``per_host_delay_s`` and the site's Crawl-delay, capped at 30 s);
-- connect, read and total timeouts (the total covers every hop and the whole body, so a
-  server dripping one byte at a time is cut off);
+- connect, read and total timeouts (the total covers every hop, the robots.txt fetches
+  of every origin on the way, and the whole body, so a server dripping one byte at a time
+  is cut off and a redirect chain through many sites costs one budget, not one each);
 - a maximum body size enforced while streaming, on the *decompressed* size: we only
   advertise gzip and deflate and inflate ourselves in bounded steps, so a compression bomb
-  never occupies more than ``max_body_bytes``;
+  never occupies more than ``max_body_bytes`` (bytes after the end of a gzip member are
+  counted too, and dropped);
 - content-type checks (HTML for pages; XML, text or unlabelled for feeds);
-- charset detection when the declaration is missing or wrong;
+- charset detection when the declaration is missing or wrong (a declared codec that is
+  not a text encoding, such as ``rot13``, is ignored);
+- internationalised host names: a link written with a Unicode host is sent to its IDNA
+  (punycode) name, in the ``Host`` header and to the resolver;
 - no cookies: every request stands alone, so one site's cookies never reach another site
   on the same address (requests are addressed to the checked IP, which is what a cookie
   jar would key them on).
@@ -24,8 +29,11 @@ Requests go straight to the transport: httpx's client would only add what the li
 does itself (redirects) or must not do (cookies, proxies from the environment: the guard
 checks the real hop), for about 0.08 ms of CPU per request.
 
-Expected failures come back as ``HttpResult``/``FetchedPage`` with a ``FetchStatus``;
-exceptions escape only for programming errors.
+Expected failures come back as ``HttpResult``/``FetchedPage`` with a ``FetchStatus``.
+Whatever one URL, header or body contains, ``get`` returns a result for it: an exception
+nobody expected (a URL httpx refuses, a header that cannot be encoded, a codec that is not
+one) becomes that URL's ``blocked`` or ``network`` result with the error, logged with its
+traceback, so one item never stops a batch.
 """
 
 from __future__ import annotations
@@ -42,11 +50,12 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from types import TracebackType
 from typing import Literal, Self
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import certifi
 import charset_normalizer
 import httpx
+import idna
 import pydantic
 import structlog
 from protego import Protego
@@ -58,6 +67,8 @@ __all__ = [
     "Fetcher",
     "HttpPolicy",
     "HttpResult",
+    "PageDeferred",
+    "ascii_url",
     "decode_html",
     "decode_text",
     "fetch_pages_sync",
@@ -75,6 +86,8 @@ _ROBOTS_MAX_BYTES = 500_000
 _ROBOTS_TTL_S = 3600.0
 _MAX_CRAWL_DELAY_S = 30.0
 _CHUNK = 65_536
+# Errors of a URL itself (httpx.InvalidURL is not an httpx.HTTPError): a hard refusal.
+_MALFORMED = (httpx.InvalidURL, idna.IDNAError, UnicodeError, ValueError)
 
 
 class HttpPolicy(pydantic.BaseModel, extra="forbid"):
@@ -93,6 +106,9 @@ class HttpPolicy(pydantic.BaseModel, extra="forbid"):
     per_host_delay_s: float = pydantic.Field(0.0, ge=0)  # minimum gap between request starts on one host
     respect_robots: bool = True
     allow_networks: list[str] = []  # CIDRs exempt from the SSRF guard, e.g. ["127.0.0.1/32"]
+    # A page whose host's Crawl-delay would hold it longer than this after its batch started
+    # is left for the next run, so one slow site never holds the other sites' articles.
+    max_host_wait_s: float = pydantic.Field(60.0, ge=0)
 
     @pydantic.field_validator("user_agent")
     @classmethod
@@ -135,6 +151,31 @@ class _TooLargeError(Exception):
     pass
 
 
+class PageDeferred(Exception):  # noqa: N818 - an outcome, raised only to callers that asked for it
+    """The page's host would make it wait past the caller's ``defer_at``: fetch it in a later run."""
+
+
+def ascii_url(url: str) -> str:
+    """``url`` as sent on the wire: IDNA (punycode) host, non-ASCII path and query percent-encoded.
+
+    Raises ``httpx.InvalidURL`` (or ``UnicodeError``) for what cannot be a URL: control
+    characters, an invalid internationalised name.
+    """
+    if url.isascii() and url.isprintable():
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if not host.isascii():
+        # UTS 46 mapping first, as browsers do: full-width and upper-case letters fold to
+        # the name they stand for, then IDNA 2008 gives the xn-- labels.
+        ascii_host = idna.encode(host, uts46=True, transitional=False).decode("ascii")
+        netloc = parts.netloc.rsplit("@", 1)
+        userinfo = netloc[0] + "@" if len(netloc) == 2 else ""
+        port = f":{parts.port}" if parts.port is not None else ""
+        url = urlunsplit(parts._replace(netloc=f"{userinfo}{ascii_host}{port}"))
+    return str(httpx.URL(url))
+
+
 class _BadEncodingError(Exception):
     pass
 
@@ -154,6 +195,11 @@ class _Inflater:
     def feed(self, chunk: bytes) -> list[bytes]:
         if self._inflate is None:
             return self._count([chunk])
+        if self._inflate.eof:
+            # Bytes after the end of the compressed stream: counted, so they cannot stream
+            # for ever, and dropped (zlib would keep them all in ``unused_data``).
+            self._count([chunk])
+            return []
         out: list[bytes] = []
         data = chunk
         while data:
@@ -168,6 +214,7 @@ class _Inflater:
             out.extend(self._count([piece]))
             data = self._inflate.unconsumed_tail
             if self._inflate.eof:
+                self._count([self._inflate.unused_data])
                 break
         return out
 
@@ -199,12 +246,21 @@ XML_ENCODING_DECLARATION = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([a
 _LATIN1_NAMES = frozenset({"latin_1", "iso8859-1", "cp1252", "ascii"})
 
 
+# Text codecs no page is written in: they decode markup into something else, or raise.
+_NOT_PAGE_CODECS = frozenset({"idna", "punycode", "unicode-escape", "raw-unicode-escape", "undefined", "utf-7"})
+
+
 def _codec(name: str | None) -> str | None:
+    """The codec a declared charset names, or None when it names no text encoding for pages."""
     if not name:
         return None
     try:
-        found = codecs.lookup(name.strip().strip("\"'")).name
-    except LookupError:
+        info = codecs.lookup(name.strip().strip("\"'"))
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
+        return None
+    found = info.name
+    # rot13, base64, zlib... are codecs but not text encodings: bytes.decode refuses them.
+    if not getattr(info, "_is_text_encoding", True) or found in _NOT_PAGE_CODECS:
         return None
     # Browsers read Latin-1 and ASCII labels as Windows-1252 (WHATWG), so do we.
     return "cp1252" if found in ("latin-1", "iso8859-1", "ascii") else found
@@ -251,10 +307,13 @@ def decode_text(body: bytes, declared: str | None) -> tuple[str, str]:
     for name in candidates:
         try:
             return body.decode(name), name
-        except UnicodeDecodeError:
+        except (UnicodeError, LookupError):
             continue
     name = _guess_charset(body[:200_000]) or codec or "utf-8"
-    return body.decode(name, "replace"), name
+    try:
+        return body.decode(name, "replace"), name
+    except (UnicodeError, LookupError):  # a codec whose decoder ignores "replace"
+        return body.decode("utf-8", "replace"), "utf-8"
 
 
 # Encodings seen on the web; DOS code pages (cp852, cp775, ...) often "win" on short
@@ -382,12 +441,42 @@ class Fetcher:
             self._transport = None
 
     # -- public API ------------------------------------------------------------------
-    async def get(self, url: str, *, headers: dict[str, str] | None = None, accept: Accept = "page") -> HttpResult:
-        """GET ``url`` under the policy; ``accept="feed"`` admits XML types and skips robots."""
-        budget = [self.policy.total_timeout_s]  # seconds of active fetching left, all hops
+    async def get(
+        self,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        accept: Accept = "page",
+        budget: list[float] | None = None,
+        defer_at: float | None = None,
+    ) -> HttpResult:
+        """GET ``url`` under the policy; ``accept="feed"`` admits XML types and skips robots.
+
+        Never raises for what the URL, the server or the body contain (see the module
+        docstring). ``budget``: seconds of fetching left, shared with the caller (a robots.txt
+        fetch spends its page's budget). ``defer_at``: a ``time.monotonic()`` instant; a page
+        whose host's politeness delay would start it later raises ``PageDeferred``.
+        """
+        budget = budget if budget is not None else [self.policy.total_timeout_s]
+        try:
+            return await self._follow(url, headers or {}, accept, budget, defer_at)
+        except PageDeferred:
+            raise
+        except Exception as exc:  # noqa: BLE001 - isolation: one URL's trouble stays its own result
+            status = FetchStatus.BLOCKED if isinstance(exc, _MALFORMED) else FetchStatus.NETWORK
+            log.warning("fetch.unexpected_error", url=url[:500], error=repr(exc)[:500], exc_info=exc)
+            return HttpResult(url, url, status, error=f"{type(exc).__name__}: {exc}"[:500])
+
+    async def _follow(
+        self, url: str, headers: dict[str, str], accept: Accept, budget: list[float], defer_at: float | None
+    ) -> HttpResult:
         current = url
         for _hop in range(self.policy.max_redirects + 1):
-            result = await self._hop(url, current, headers or {}, accept, budget)
+            try:
+                current = ascii_url(current)
+            except _MALFORMED as exc:
+                return HttpResult(url, current, FetchStatus.BLOCKED, error=f"malformed URL: {exc}"[:500])
+            result = await self._hop(url, current, headers, accept, budget, defer_at)
             location = result.headers.get("location")
             if result.http_status not in _REDIRECTS or not location:
                 return result
@@ -408,9 +497,9 @@ class Fetcher:
             error=f"more than {self.policy.max_redirects} redirects",
         )
 
-    async def fetch_page(self, url: str) -> FetchedPage:
+    async def fetch_page(self, url: str, *, defer_at: float | None = None) -> FetchedPage:
         """Fetch an article page and decode it."""
-        result = await self.get(url, accept="page")
+        result = await self.get(url, accept="page", defer_at=defer_at)
         return FetchedPage(
             url=result.url,
             final_url=result.final_url,
@@ -427,17 +516,26 @@ class Fetcher:
         return list(await asyncio.gather(*(self.fetch_page(url) for url in urls)))
 
     async def iter_pages(
-        self, urls: Sequence[str], *, window: int | None = None
-    ) -> AsyncIterator[tuple[int, FetchedPage]]:
+        self, urls: Sequence[str], *, window: int | None = None, defer_after_s: float | None = None
+    ) -> AsyncIterator[tuple[int, FetchedPage | None]]:
         """Yield ``(index, page)`` as pages complete, with at most ``window`` in flight.
 
         Memory stays flat however many URLs there are (``fetch_pages`` keeps them all).
+        With ``defer_after_s``, a page whose host's Crawl-delay (or ``per_host_delay_s``)
+        would hold it longer than that after this call started is not fetched: it comes back
+        as ``(index, None)``, for the caller to keep for a later run. A host waiting for its
+        turn holds neither a global slot nor the window for long, so the other hosts'
+        pages go on at full speed.
         """
         window = window or self.policy.global_concurrency * 2
-        pending: set[asyncio.Task[tuple[int, FetchedPage]]] = set()
+        defer_at = None if defer_after_s is None else time.monotonic() + defer_after_s
+        pending: set[asyncio.Task[tuple[int, FetchedPage | None]]] = set()
 
-        async def one(index: int, url: str) -> tuple[int, FetchedPage]:
-            return index, await self.fetch_page(url)
+        async def one(index: int, url: str) -> tuple[int, FetchedPage | None]:
+            try:
+                return index, await self.fetch_page(url, defer_at=defer_at)
+            except PageDeferred:
+                return index, None
 
         for index, url in enumerate(urls):
             if len(pending) >= window:
@@ -458,6 +556,7 @@ class Fetcher:
         headers: dict[str, str],
         accept: Accept,
         budget: list[float],
+        defer_at: float | None = None,
     ) -> HttpResult:
         def failed(status: FetchStatus, error: str, **extra: object) -> HttpResult:
             return HttpResult(original, url, status, error=error, **extra)  # type: ignore[arg-type]
@@ -476,24 +575,29 @@ class Fetcher:
             log.info("fetch.refused", url=url, reason=verdict.reason)
             return failed(status, verdict.reason or "refused")
         if accept == "page" and self.policy.respect_robots:
-            if not await self._robots_allow(url, parts.scheme, parts.netloc):
+            if not await self._robots_allow(url, parts.scheme, parts.netloc, budget):
                 return failed(FetchStatus.ROBOTS, "disallowed by robots.txt")
+            if budget[0] <= 0:
+                return failed(FetchStatus.TIMEOUT, f"no complete answer in {self.policy.total_timeout_s}s")
         slot = self._host_slot(host)
         assert self._global is not None and self._transport is not None, "use `async with`"
-        async with self._global, slot.semaphore:
-            await self._wait_turn(slot)
-            started = time.monotonic()
-            try:
-                async with asyncio.timeout(max(budget[0], 0.001)):
-                    return await self._send(original, url, verdict.addresses[0], headers, accept)
-            except TimeoutError:
-                return failed(FetchStatus.TIMEOUT, f"no complete answer in {self.policy.total_timeout_s}s")
-            except httpx.TimeoutException as exc:
-                return failed(FetchStatus.TIMEOUT, f"{type(exc).__name__}: {exc}")
-            except httpx.HTTPError as exc:
-                return failed(FetchStatus.NETWORK, f"{type(exc).__name__}: {exc}")
-            finally:
-                budget[0] -= time.monotonic() - started
+        # The host's turn is awaited before taking a global slot: a site with a long
+        # Crawl-delay must not hold the slots every other site's pages need.
+        async with slot.semaphore:
+            await self._wait_turn(slot, defer_at)
+            async with self._global:
+                started = time.monotonic()
+                try:
+                    async with asyncio.timeout(max(budget[0], 0.001)):
+                        return await self._send(original, url, verdict.addresses[0], headers, accept)
+                except TimeoutError:
+                    return failed(FetchStatus.TIMEOUT, f"no complete answer in {self.policy.total_timeout_s}s")
+                except httpx.TimeoutException as exc:
+                    return failed(FetchStatus.TIMEOUT, f"{type(exc).__name__}: {exc}")
+                except httpx.HTTPError as exc:
+                    return failed(FetchStatus.NETWORK, f"{type(exc).__name__}: {exc}")
+                finally:
+                    budget[0] -= time.monotonic() - started
 
     async def _send(
         self,
@@ -575,30 +679,33 @@ class Fetcher:
             self._hosts[host] = slot
         return slot
 
-    async def _wait_turn(self, slot: _HostSlot) -> None:
+    async def _wait_turn(self, slot: _HostSlot, defer_at: float | None = None) -> None:
         delay = max(self.policy.per_host_delay_s, slot.crawl_delay_s)
         if delay <= 0:
             return
         async with slot.lock:
+            if defer_at is not None and slot.next_start > defer_at:
+                raise PageDeferred(f"the host's next turn is {slot.next_start - time.monotonic():.0f} s away")
             wait = slot.next_start - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
             slot.next_start = time.monotonic() + delay
 
-    async def _robots_allow(self, url: str, scheme: str, netloc: str) -> bool:
+    async def _robots_allow(self, url: str, scheme: str, netloc: str, budget: list[float]) -> bool:
         origin = f"{scheme}://{netloc}"
         lock = self._robots_locks.setdefault(origin, asyncio.Lock())
         async with lock:
             cached = self._robots.get(origin)
             if cached is None or time.monotonic() - cached.fetched_at > _ROBOTS_TTL_S:
-                cached = await self._load_robots(origin)
+                cached = await self._load_robots(origin, budget)
                 self._robots[origin] = cached
         if cached.rules is None:
             return True
         return bool(cached.rules.can_fetch(url, self.policy.user_agent))
 
-    async def _load_robots(self, origin: str) -> _Robots:
-        result = await self.get(origin + "/robots.txt", accept="robots")  # follows redirects
+    async def _load_robots(self, origin: str, budget: list[float]) -> _Robots:
+        # Follows redirects, and spends the page's own budget: one total per fetch.
+        result = await self.get(origin + "/robots.txt", accept="robots", budget=budget)
         rules: Protego | None = None
         # RFC 9309: 4xx means no rules. We also allow on 5xx and network errors rather than
         # stall a news site for an hour; the page fetch itself will surface the outage.

@@ -48,6 +48,7 @@ __all__ = [
     "PollResult",
     "PollingPolicy",
     "feed_health",
+    "header_validator",
     "poll_feed",
     "reschedule",
 ]
@@ -55,6 +56,7 @@ __all__ = [
 _RATE_HALF_LIFE_DAYS = 3.0
 _QUIET_FLOOR_S = 6 * 3600  # news sites have overnight lulls; never call a feed quiet sooner
 _HARD_FACTOR = 4
+_MAX_VALIDATOR = 1024  # longer ETags are no validators, and would bloat every request
 _TEMPORARY_HTTP = frozenset({408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
 
 
@@ -143,13 +145,14 @@ async def poll_feed(
     ``parser``: processes to parse the feed in (parsing is most of polling's CPU), else here.
     """
     headers: dict[str, str] = {}
-    if state.etag:
-        headers["If-None-Match"] = state.etag
-    if state.last_modified:
-        headers["If-Modified-Since"] = state.last_modified
+    # Checked when sent too: a store written before validators were checked may hold bad ones.
+    if etag := header_validator(state.etag):
+        headers["If-None-Match"] = etag
+    if last_modified := header_validator(state.last_modified):
+        headers["If-Modified-Since"] = last_modified
     fetched = await fetcher.get(url, headers=headers, accept="feed")
-    etag = fetched.headers.get("etag")
-    last_modified = fetched.headers.get("last-modified")
+    etag = header_validator(fetched.headers.get("etag"))
+    last_modified = header_validator(fetched.headers.get("last-modified"))
     if fetched.status is not FetchStatus.OK:
         return PollResult(
             status=_fetch_failure(fetched.status, fetched.http_status),
@@ -161,8 +164,8 @@ async def poll_feed(
         return PollResult(
             status=PollStatus.NOT_MODIFIED,
             http_status=304,
-            etag=etag or state.etag,
-            last_modified=last_modified or state.last_modified,
+            etag=etag or header_validator(state.etag),
+            last_modified=last_modified or header_validator(state.last_modified),
             body_hash=state.body_hash,
         )
     body_hash = hashlib.sha256(fetched.body).hexdigest()
@@ -183,6 +186,21 @@ async def poll_feed(
         # No body hash: the next poll must parse again rather than call it "not modified".
         return PollResult(status=PollStatus.SOFT, error=parsed.error, **common)  # type: ignore[arg-type]
     return PollResult(status=PollStatus.OK, entries=parsed.entries, body_hash=body_hash, **common)  # type: ignore[arg-type]
+
+
+def header_validator(value: str | None) -> str | None:
+    """An ETag or Last-Modified fit to be stored and sent back, else None (poll unconditionally).
+
+    A validator goes back to the server as a request header, which must be printable ASCII
+    of a sane length: a server that once sent ``ETag: "ü"`` would otherwise make every
+    later poll of its feed fail to encode its request.
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if not value or len(value) > _MAX_VALIDATOR or not value.isascii() or not value.isprintable():
+        return None
+    return value
 
 
 async def _parse_in(parser: Executor, parse: functools.partial[ParsedFeed]) -> ParsedFeed:

@@ -12,6 +12,7 @@ One class, the same SQL on both engines. Concurrency is explicit:
 
 from __future__ import annotations
 
+import sqlite3
 import time
 import uuid
 from collections import Counter
@@ -19,6 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -72,28 +74,168 @@ class NewArticle:
     published_at: datetime | None
 
 
-def create_engine(url: str) -> sa.Engine:
-    """An engine tuned for concurrent pipeline workers on either dialect."""
-    if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 60})
+@dataclass(frozen=True, slots=True)
+class StoreTimeouts:
+    """Bounds on every PostgreSQL connection (settings key ``state:``; SQLite uses ``busy_timeout_s``).
 
-        @sa.event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            # Autocommit at the driver level; SQLAlchemy's BEGIN below takes the write
-            # lock up front (IMMEDIATE) so concurrent claims queue instead of failing.
-            dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=60000")
-            cursor.close()
+    Without them a server that accepts and never answers, or a statement stuck behind a
+    lock, holds a task for ever (and, under ``max_active_runs=1``, every later run).
+    """
+
+    connect_timeout_s: int = 10  # TCP connect and the start-up exchange
+    statement_timeout_s: int = 300  # one statement, lock waits included; 0 = no limit
+    idle_in_transaction_timeout_s: int = 900  # a client that died inside a transaction frees its locks
+    keepalive_idle_s: int = 30  # TCP keepalives find a vanished server or network path
+    keepalive_interval_s: int = 10
+    keepalive_count: int = 3
+    busy_timeout_s: int = 60  # SQLite: how long to wait for another process's write lock
+
+
+DEFAULT_TIMEOUTS = StoreTimeouts()
+
+
+def _without_nul(value: Any) -> Any:
+    """``value`` with NUL removed from every string in it (PostgreSQL text refuses NUL)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {key: _without_nul(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_without_nul(item) for item in value)
+    if type(value).__name__ == "Json" and hasattr(value, "obj"):  # psycopg's JSON wrapper
+        return type(value)(_without_nul(value.obj), dumps=value.dumps)
+    return value
+
+
+def _strip_nul_before_execute(
+    _conn: sa.Connection, _cursor: Any, statement: str, parameters: Any, _context: Any, _executemany: bool
+) -> tuple[str, Any]:
+    # The one place text enters the store: feed fields, pages and errors are written by
+    # strangers, and one NUL made PostgreSQL refuse a whole batch of feeds.
+    return statement, _without_nul(parameters)
+
+
+def _store_error(url: str, exc: BaseException) -> StoreError:
+    """One sentence for an operator: which store, what is wrong with it, what to check."""
+    where = sa.engine.make_url(url).render_as_string(hide_password=True)
+    message = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    lowered = message.lower()
+    if "readonly" in lowered or "read-only" in lowered or "read only" in lowered:
+        hint = "it is read-only; give this process write access to the file and its directory"
+    elif "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
+        hint = "the file is corrupted or not a SQLite database; restore it from a backup or move it away"
+    elif "unable to open" in lowered or "no such file" in lowered:
+        hint = "the file or its directory cannot be opened; check the path and its permissions"
+    elif "locked" in lowered or "busy" in lowered:
+        hint = "another process held it locked longer than the busy timeout; retry when it is done"
+    elif "statement timeout" in lowered or "canceling statement" in lowered:
+        hint = "a statement ran longer than state.statement_timeout_s"
+    else:
+        hint = "the database server is down, unreachable or refusing connections; check it and state.url"
+    return StoreError(f"The state store {where} cannot be used: {hint} ({message[:300]}).")
+
+
+def _is_store_fault(exc: BaseException) -> bool:
+    """A fault of the store itself (down, locked, read-only, corrupted), not of one row's data."""
+    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+        return True
+    original = getattr(exc, "orig", None)
+    # sqlite3.DatabaseError itself (not a subclass): "file is not a database", "malformed".
+    return type(original).__name__ == "DatabaseError" and type(original).__module__ == "sqlite3"
+
+
+def _sqlite_connect(path: str, *, read_only: bool, timeouts: StoreTimeouts) -> Any:
+    if read_only:
+        if path in ("", ":memory:") or not Path(path).exists():
+            raise StoreError(
+                f"No state store at {path or ':memory:'}: nothing has run yet (run `seedwatch run` first)."
+            )
+        conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=timeouts.busy_timeout_s)
+    else:
+        conn = sqlite3.connect(path or ":memory:", timeout=timeouts.busy_timeout_s)
+    # Autocommit at the driver level; SQLAlchemy's BEGIN below takes the write lock up
+    # front (IMMEDIATE) so concurrent claims queue instead of failing.
+    conn.isolation_level = None
+    # The busy timeout comes first: every later pragma may need a lock another process holds.
+    conn.execute(f"PRAGMA busy_timeout={timeouts.busy_timeout_s * 1000}")
+    if not read_only:
+        _enable_wal(conn, timeouts.busy_timeout_s)
+        conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+def _enable_wal(conn: sqlite3.Connection, wait_s: float) -> None:
+    """Switch a database to WAL once; WAL persists in the file, so later opens only read it.
+
+    Switching needs an exclusive lock, and SQLite answers "database is locked" at once,
+    without its busy handler, when another process is opening the same new file at that
+    moment (two overlapping runs did): retried here until ``wait_s``.
+    """
+    deadline = time.monotonic() + wait_s
+    delay = 0.01
+    while True:
+        try:
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+
+def create_engine(url: str, *, read_only: bool = False, timeouts: StoreTimeouts = DEFAULT_TIMEOUTS) -> sa.Engine:
+    """An engine tuned for concurrent pipeline workers on either dialect.
+
+    ``read_only``: SQLite opens the file read-only (and never creates it); PostgreSQL
+    sessions are read-only transactions. Store faults come out as :class:`StoreError`.
+    """
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = parsed.database or ""
+        engine = sa.create_engine(url, creator=lambda: _sqlite_connect(path, read_only=read_only, timeouts=timeouts))
 
         @sa.event.listens_for(engine, "begin")
         def _sqlite_begin(connection: sa.Connection) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    else:
+        options = [
+            f"-c statement_timeout={timeouts.statement_timeout_s * 1000}",
+            f"-c idle_in_transaction_session_timeout={timeouts.idle_in_transaction_timeout_s * 1000}",
+        ]
+        if read_only:
+            options.append("-c default_transaction_read_only=on")
+        connect_args = {
+            "connect_timeout": timeouts.connect_timeout_s,
+            "options": " ".join(options),
+            "keepalives": 1,
+            "keepalives_idle": timeouts.keepalive_idle_s,
+            "keepalives_interval": timeouts.keepalive_interval_s,
+            "keepalives_count": timeouts.keepalive_count,
+            # Data sent and never acknowledged (a vanished server) fails the connection.
+            "tcp_user_timeout": (timeouts.keepalive_idle_s + timeouts.keepalive_interval_s * timeouts.keepalive_count)
+            * 1000,
+        }
+        engine = sa.create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=5,
+            max_overflow=5,
+            pool_timeout=timeouts.connect_timeout_s * 3,
+            connect_args=connect_args,
+        )
+    sa.event.listen(engine, "before_cursor_execute", _strip_nul_before_execute, retval=True)
+
+    @sa.event.listens_for(engine, "handle_error")
+    def _as_store_error(context: sa.engine.ExceptionContext) -> None:
+        if context.is_pre_ping or not _is_store_fault(context.sqlalchemy_exception or context.original_exception):
+            return
+        raise _store_error(url, context.original_exception) from context.original_exception
+
+    return engine
 
 
 class StateStore:
@@ -104,12 +246,36 @@ class StateStore:
         self.is_postgres = engine.dialect.name == "postgresql"
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True) -> StateStore:
+    def open(
+        cls,
+        url: str,
+        *,
+        migrate: bool = True,
+        read_only: bool = False,
+        timeouts: StoreTimeouts | None = None,
+    ) -> StateStore:
+        """Open (and by default create or migrate) the store at ``url``.
+
+        ``read_only=True`` is for commands that only look (``search``, ``feeds check``
+        without ``--poll``): nothing is created or migrated (``migrate`` is ignored), a
+        SQLite file is opened read-only (a missing one is a :class:`StoreError`, not a new
+        empty store), and PostgreSQL sessions are read-only. Every fault of the store (down,
+        unreachable, read-only, corrupted, locked too long) is a :class:`StoreError` whose
+        message is one sentence naming the store without its password.
+        """
         from seedwatch.store.migrate import upgrade
 
-        engine = create_engine(url)
-        if migrate:
-            upgrade(engine)
+        try:
+            engine = create_engine(url, read_only=read_only, timeouts=timeouts or DEFAULT_TIMEOUTS)
+            if migrate and not read_only:
+                upgrade(engine)
+            else:
+                with engine.connect() as conn:  # fail here, with the reason, not at the first query
+                    conn.exec_driver_sql("SELECT 1")
+        except StoreError:
+            raise
+        except (sa.exc.SQLAlchemyError, OSError, sqlite3.Error) as exc:
+            raise _store_error(url, exc) from exc
         return cls(engine)
 
     def close(self) -> None:
