@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from test_index_corpus import DOCS, EXPECTED, KEY_OF
 
+from seedwatch.errors import QueryError
 from seedwatch.index import ArticleIndex, IndexSettings, QuerySyntaxError, matches, open_index
 
 ES_URL = os.environ.get("SEEDWATCH_ES_URL")
@@ -178,3 +179,88 @@ def _feed_docs(index: ArticleIndex) -> list[dict]:
     index.client.indices.refresh(index=index.settings.feeds_index)
     response = index.client.search(index=index.settings.feeds_index, query={"match_all": {}})
     return [hit["_source"] for hit in response["hits"]["hits"]]
+
+
+def _variant(key: str, suffix: str, **changes: object) -> dict:
+    doc = copy.deepcopy(DOCS[key]) | {"article_id": f"{DOCS[key]['article_id'][:30]}{suffix:0>10}"}
+    doc.update(changes)
+    return doc
+
+
+def test_actor_matches_whole_words_of_a_name_on_every_backend(index: ArticleIndex) -> None:
+    named = _variant("oil", "named", actors=["Khalifa Haftar", "Recep Tayyip Erdoğan"], title="Zeppelin talks")
+    assert index.upsert([named])[0].ok
+    _refresh(index)
+    found = lambda q: {h.article_id for h in index.search(q + " zeppelin").hits}  # noqa: E731
+    for query in (
+        "actor:Haftar",
+        "actor:khalifa",
+        'actor:"Khalifa  Haftar"',
+        "actor:erdogan",
+        'actor:"tayyip erdogan"',
+    ):
+        assert found(query) == {named["article_id"]}, query
+        assert matches(query + " zeppelin", named), query
+    for query in (
+        "actor:haft",
+        'actor:"haftar khalifa"',
+        'actor:"haftar recep"',
+    ):  # parts of words, other order, across names
+        assert found(query) == set(), query
+        assert not matches(query + " zeppelin", named), query
+
+
+def test_stories_collapse_copies_to_the_newest_with_count_and_outlets(index: ArticleIndex) -> None:
+    copies = [
+        _variant(
+            "oil",
+            "c1",
+            story_id="story-z",
+            outlet="Reuters",
+            title="Zeppelin story",
+            published_at="2025-09-01T10:00:00Z",
+        ),
+        _variant(
+            "oil",
+            "c2",
+            story_id="story-z",
+            outlet="Le Monde",
+            title="Zeppelin story",
+            published_at="2025-09-03T10:00:00Z",
+        ),
+        _variant(
+            "oil",
+            "c3",
+            story_id="story-z",
+            outlet="Al Wasat",
+            title="Zeppelin story",
+            published_at="2025-09-02T10:00:00Z",
+        ),
+        _variant(
+            "oil",
+            "c4",
+            story_id="story-y",
+            outlet="Reuters",
+            title="Zeppelin other",
+            published_at="2025-08-01T10:00:00Z",
+        ),
+    ]
+    assert all(o.ok for o in index.upsert(copies))
+    _refresh(index)
+    plain = index.search("zeppelin")
+    assert plain.total == 4 and all(h.story_hits == 1 for h in plain.hits)
+    results = index.search("zeppelin", stories=True)
+    assert results.total == 2
+    first, second = results.hits
+    assert first.article_id == copies[1]["article_id"] and first.story_id == "story-z"
+    assert first.story_hits == 3 and first.other_outlets == ("Al Wasat", "Reuters")
+    assert second.story_hits == 1 and second.other_outlets == ()
+    # the count is of the copies that match: the query narrows the story too
+    (only,) = index.search("zeppelin -outlet:reuters", stories=True).hits
+    assert only.story_hits == 2 and only.other_outlets == ("Al Wasat",)
+
+
+@pytest.mark.parametrize("limit", [0, -1, 10_001])
+def test_a_page_no_backend_can_serve_is_a_query_error(index: ArticleIndex, limit: int) -> None:
+    with pytest.raises(QueryError):
+        index.search("", limit=limit)

@@ -10,6 +10,9 @@ from hypothesis import strategies as st
 
 from seedwatch.errors import QueryError
 from seedwatch.index.query import (
+    MAX_DEPTH,
+    MAX_LIMIT,
+    MAX_TERMS,
     All,
     And,
     DateRange,
@@ -19,6 +22,7 @@ from seedwatch.index.query import (
     Or,
     QuerySyntaxError,
     Text,
+    check_page,
     fold,
     matches,
     parse,
@@ -210,3 +214,72 @@ def test_a_document_matches_a_phrase_of_its_own_words(words: list[str]) -> None:
     if not tokens(text):
         return
     assert matches('"' + text + '"', {"title": "", "summary": "", "body": f"before {text} after"})
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("date:9999-12-31", DateRange(datetime(9999, 12, 31, tzinfo=UTC), None)),
+        ("date:2025-01-01..9999-12-31", DateRange(datetime(2025, 1, 1, tzinfo=UTC), None)),
+        ("date:..9999-12-31", All()),
+    ],
+)
+def test_the_last_representable_day_is_an_open_end_not_an_overflow(query: str, expected: object) -> None:
+    assert parse(query) == expected
+    to_sqlite(query)
+    to_elasticsearch(query)
+
+
+def test_early_years_keep_four_digits_so_string_order_is_time_order() -> None:
+    _, params = to_sqlite("date:0001-01-01..0099-12-31")
+    assert params == ["0001-01-01T00:00:00Z", "0100-01-01T00:00:00Z"]
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("(" * 40 + "a" + ")" * 40, "nested too deeply"),
+        ("(" * 5000 + "a" + ")" * 5000, "too long"),
+        ("-(" * 40 + "a" + ")" * 40, "nested too deeply"),
+        (" ".join(f"w{i}" for i in range(500)), "too many terms"),
+        (" OR ".join(f"w{i}" for i in range(500)), "too many terms"),
+        ("x" * 5000, "too long"),
+    ],
+)
+def test_queries_beyond_the_bounds_are_query_errors_not_crashes(query: str, words: str) -> None:
+    with pytest.raises(QueryError, match=words):
+        parse(query)
+
+
+def test_queries_at_the_bounds_run_on_sqlite(tmp_path) -> None:  # noqa: ANN001
+    from seedwatch.index.sqlite_fts import SqliteArticleIndex
+
+    index = SqliteArticleIndex(tmp_path / "a.db")
+    index.ensure_ready()
+    try:
+        for query in (
+            " ".join(f"w{i}" for i in range(MAX_TERMS)),
+            " OR ".join(f"w{i}" for i in range(MAX_TERMS)),
+            "(" * MAX_DEPTH + "a" + ")" * MAX_DEPTH,
+        ):
+            assert index.search(query).total == 0
+    finally:
+        index.close()
+
+
+@pytest.mark.parametrize(("limit", "offset"), [(0, 0), (-1, 0), (MAX_LIMIT + 1, 0), (10, -1), (MAX_LIMIT, 1)])
+def test_a_page_out_of_bounds_is_a_query_error(limit: int, offset: int) -> None:
+    with pytest.raises(QueryError, match="limit must be between 1 and"):
+        check_page(limit, offset)
+
+
+def test_actor_matches_whole_words_of_a_name_in_order() -> None:
+    doc = {"actors": ["Khalifa Haftar", "Recep Tayyip Erdoğan"]}
+    assert matches("actor:Haftar", doc) and matches("actor:KHALIFA", doc) and matches('actor:"tayyip erdogan"', doc)
+    assert not matches("actor:haft", doc)  # a part of a word is no name
+    assert not matches('actor:"haftar khalifa"', doc)  # words in another order
+    assert not matches('actor:"haftar recep"', doc)  # never across two names
+    where, params = to_sqlite("actor:Haftar")
+    assert "sw_words" in where and params == [" haftar "]
+    assert to_elasticsearch("actor:Haftar") == {"match_phrase": {"actors.words": {"query": "haftar"}}}
+    assert to_elasticsearch("facet:maritime") == {"term": {"facets.folded": "maritime"}}  # other fields: whole values

@@ -119,11 +119,16 @@ class SearchHit:
     score: float
     facets: tuple[str, ...] = ()
     snippet: str = ""
+    actors: tuple[str, ...] = ()
+    story_id: str | None = None
+    # With stories=True: how many hits the story has, and the outlets of the others.
+    story_hits: int = 1
+    other_outlets: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
 class SearchResults:
-    total: int
+    total: int  # hits, or stories when searched with stories=True
     hits: list[SearchHit] = field(default_factory=list)
 
 
@@ -136,7 +141,11 @@ class ArticleIndex(Protocol):
 
     def upsert(self, docs: Sequence[dict]) -> list[IndexOutcome]: ...
 
-    def search(self, query: str, *, limit: int = 20, offset: int = 0) -> SearchResults: ...
+    def search(self, query: str, *, limit: int = 20, offset: int = 0, stories: bool = False) -> SearchResults:
+        """Hits newest first. ``stories``: one hit per story (its newest matching copy),
+        with ``story_hits`` and ``other_outlets``; ``total`` counts stories.
+        Raises :class:`seedwatch.errors.QueryError` for a bad query or page."""
+        ...
 
     def count(self) -> int: ...
 

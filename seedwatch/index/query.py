@@ -9,6 +9,8 @@ Syntax (``seedwatch search``, alert rules)::
                               so  morales rojas OR quispe  is  morales (rojas OR quispe)
     (a b) OR c                parentheses group
     outlet:"Anadolu Agency"   lang:tr  country:TR  facet:maritime  actor:morales
+                              (actor: matches whole words of a name: actor:morales
+                              finds "Lorenzo Morales"; the other fields the whole value)
     topic:chile_peru  story:<id>
     grade:2  grade:>=1  grade:relevant
     date:2025-09-01..2025-09-30   date:2025-09-01..   date:..2025-09-30   date:2025-09-01
@@ -17,6 +19,10 @@ Text is folded the same way everywhere: case, diacritics (Turkish ı/İ too),
 Arabic hamza forms, taa marbuta, alef maqsura, harakat and tatweel; apostrophes
 split words (``Şili'nin`` is ``sili nin``). Field values compare folded and whole.
 Dates are UTC days, both ends inclusive.
+
+Bounds (a :class:`QueryError`, never a crash deeper down): at most
+``MAX_QUERY_CHARS`` characters, ``MAX_TERMS`` terms and ``MAX_DEPTH`` levels of
+parentheses or negations; pages of at most ``MAX_LIMIT`` hits (:func:`check_page`).
 
 Translation: :func:`to_sqlite` (FTS5 MATCH sub-queries inside a SQL WHERE),
 :func:`to_elasticsearch` (a bool query) and :func:`matches` (in memory, for
@@ -33,6 +39,22 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from seedwatch.errors import QueryError
+
+# SQLite refuses expressions deeper than 1000 and Elasticsearch bool queries with more than
+# a few thousand clauses; a query far inside these bounds is still far beyond a person's.
+MAX_QUERY_CHARS = 4000
+MAX_TERMS = 200
+MAX_DEPTH = 32
+MAX_LIMIT = 10_000  # Elasticsearch's default max_result_window (from + size)
+
+
+def check_page(limit: int, offset: int = 0) -> None:
+    """Raise :class:`QueryError` for a page no backend can serve."""
+    if limit < 1 or offset < 0 or limit + offset > MAX_LIMIT:
+        raise QueryError(
+            f"limit must be between 1 and {MAX_LIMIT} (and offset + limit at most {MAX_LIMIT}); "
+            f"got limit {limit}, offset {offset}"
+        )
 
 
 class QuerySyntaxError(QueryError):
@@ -100,6 +122,12 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(fold(text))
 
 
+def word_run(text: str) -> str:
+    """``text``'s tokens between single spaces, with a space at each end: ``instr`` of one
+    such run in another finds whole words in order (the ``sw_words`` SQL function)."""
+    return " " + " ".join(tokens(text)) + " "
+
+
 # -- the AST ----------------------------------------------------------------------
 
 TEXT_FIELDS = ("title", "summary", "body")
@@ -113,6 +141,8 @@ KEYWORD_FIELDS = {  # query field -> document field
     "topic": "topics",
     "story": "story_id",
 }
+# Fields matched by whole words of a value (a name and its parts), not by the whole value.
+WORD_FIELDS = frozenset({"actors"})
 GRADES = {"relevant": 2, "partial": 1, "irrelevant": 0, "none": 0}
 Comparison = Literal["=", ">", ">=", "<", "<="]
 
@@ -236,9 +266,22 @@ def _lex(query: str) -> Iterator[_Token]:
 
 class _Parser:
     def __init__(self, query: str) -> None:
+        if len(query) > MAX_QUERY_CHARS:
+            raise QuerySyntaxError(
+                f"query too long ({len(query)} characters; at most {MAX_QUERY_CHARS})", 0, query[:80] + "…"
+            )
         self.query = query
         self.tokens = list(_lex(query))
+        terms = sum(token.kind in ("word", "phrase", "field") for token in self.tokens)
+        if terms > MAX_TERMS:
+            raise QuerySyntaxError(f"too many terms ({terms}; at most {MAX_TERMS})", 0, query[:80] + "…")
         self.i = 0
+        self.depth = 0
+
+    def nested(self, token: _Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"nested too deeply (at most {MAX_DEPTH} levels of parentheses or negations)", token)
 
     def peek(self) -> _Token | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -275,7 +318,10 @@ class _Parser:
             nxt = self.peek()
             if nxt is None or nxt.kind in ("rparen", "or", "minus", "not"):
                 raise self.error(f"{token.text!r} needs a term after it", token)
-            return Not(self.primary())
+            self.nested(token)
+            node = Not(self.primary())
+            self.depth -= 1
+            return node
         return self.primary()
 
     def primary(self) -> Query:
@@ -284,11 +330,13 @@ class _Parser:
             raise self.error("a term is missing", token)
         self.i += 1
         if token.kind == "lparen":
+            self.nested(token)
             inner = self.and_expr()
             close = self.peek()
             if close is None or close.kind != "rparen":
                 raise self.error("'(' is never closed", token)
             self.i += 1
+            self.depth -= 1
             return inner
         if token.kind in ("word", "phrase"):
             words = tuple(tokens(token.text))
@@ -334,6 +382,10 @@ class _Parser:
         if start and end and end < start:
             raise self.error(f"date: range ends before it starts ({value})", token)
         as_dt = lambda d: datetime(d.year, d.month, d.day, tzinfo=UTC)  # noqa: E731
+        if end == date.max:  # the day after does not exist: up to the last day is up to any day
+            end = None
+            if start is None:
+                return All()
         return DateRange(as_dt(start) if start else None, as_dt(end) + timedelta(days=1) if end else None)
 
 
@@ -414,6 +466,9 @@ def matches(query: str | Query, doc: dict[str, Any]) -> bool:
             return True
         if isinstance(node, Text):
             return any(_contains(field_tokens(name), node.words) for name in TEXT_FIELDS)
+        if isinstance(node, Keyword) and node.field in WORD_FIELDS:
+            words = tuple(tokens(node.value))
+            return bool(words) and any(_contains(tokens(name), words) for name in _values(doc, node.field))
         if isinstance(node, Keyword):
             return node.value in _values(doc, node.field)
         if isinstance(node, Grade):
@@ -437,6 +492,11 @@ def matches(query: str | Query, doc: dict[str, Any]) -> bool:
 # -- SQLite -----------------------------------------------------------------------
 
 
+def _stamp(value: datetime) -> str:
+    # isoformat pads every year to four digits (strftime's %Y does not on glibc).
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+
+
 def fts_phrase(words: tuple[str, ...]) -> str:
     """An FTS5 expression: the phrase in any of the text columns."""
     phrase = " ".join(words).replace('"', '""')  # tokens hold no quotes; doubled to be safe
@@ -448,7 +508,8 @@ def to_sqlite(query: str | Query, *, docs: str = "d", fts_table: str = "articles
 
     Each text term is an FTS5 MATCH sub-query on ``fts_table`` (whose rowid is the
     document's rowid), so any boolean nesting translates directly. Keyword values
-    are compared with the ``sw_fold`` SQL function the backend registers.
+    are compared with the ``sw_fold`` SQL function the backend registers, names by
+    their words with ``sw_words`` (:func:`word_run`).
     """
     params: list[Any] = []
 
@@ -458,6 +519,11 @@ def to_sqlite(query: str | Query, *, docs: str = "d", fts_table: str = "articles
         if isinstance(node, Text):
             params.append(fts_phrase(node.words))
             return f"{docs}.rowid IN (SELECT rowid FROM {fts_table} WHERE {fts_table} MATCH ?)"
+        if isinstance(node, Keyword) and node.field in WORD_FIELDS:
+            params.append(word_run(node.value))
+            return (
+                f"EXISTS (SELECT 1 FROM json_each({docs}.{node.field}) WHERE instr(sw_words(json_each.value), ?) > 0)"
+            )
         if isinstance(node, Keyword):
             params.append(node.value)
             if node.field in ("facets", "actors", "topics"):
@@ -469,10 +535,10 @@ def to_sqlite(query: str | Query, *, docs: str = "d", fts_table: str = "articles
         if isinstance(node, DateRange):
             parts = []
             if node.start is not None:
-                params.append(node.start.strftime("%Y-%m-%dT%H:%M:%SZ"))
+                params.append(_stamp(node.start))
                 parts.append(f"{docs}.published_at >= ?")
             if node.end is not None:
-                params.append(node.end.strftime("%Y-%m-%dT%H:%M:%SZ"))
+                params.append(_stamp(node.end))
                 parts.append(f"{docs}.published_at < ?")
             return "(" + " AND ".join(parts) + ")"
         if isinstance(node, Not):
@@ -502,6 +568,10 @@ def to_elasticsearch(query: str | Query) -> dict[str, Any]:
             return {"match_all": {}}
         if isinstance(node, Text):
             return {"multi_match": {"query": " ".join(node.words), "type": "phrase", "fields": list(TEXT_FIELDS)}}
+        if isinstance(node, Keyword) and node.field in WORD_FIELDS:
+            # The .words sub-field has the folded analyzer; array values are 100 positions
+            # apart, so a phrase never spans two names (as in SQLite and matches()).
+            return {"match_phrase": {f"{node.field}.words": {"query": " ".join(tokens(node.value))}}}
         if isinstance(node, Keyword):
             return {"term": {f"{node.field}.folded": node.value}}
         if isinstance(node, Grade):
@@ -512,9 +582,9 @@ def to_elasticsearch(query: str | Query) -> dict[str, Any]:
         if isinstance(node, DateRange):
             bounds: dict[str, str] = {}
             if node.start is not None:
-                bounds["gte"] = node.start.strftime("%Y-%m-%dT%H:%M:%SZ")
+                bounds["gte"] = _stamp(node.start)
             if node.end is not None:
-                bounds["lt"] = node.end.strftime("%Y-%m-%dT%H:%M:%SZ")
+                bounds["lt"] = _stamp(node.end)
             return {"range": {"published_at": bounds}}
         if isinstance(node, Not):
             return {"bool": {"must_not": [dsl(node.child)]}}

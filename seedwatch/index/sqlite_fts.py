@@ -12,13 +12,23 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import structlog
 
 from seedwatch.index.base import IndexOutcome, SearchHit, SearchResults, feed_health_to_doc, parse_iso
-from seedwatch.index.query import fold, fold_keyword, parse, positive_words, to_sqlite, tokens
+from seedwatch.index.query import (
+    check_page,
+    fold,
+    fold_keyword,
+    parse,
+    positive_words,
+    to_sqlite,
+    tokens,
+    word_run,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -66,6 +76,9 @@ class SqliteArticleIndex:
         self.conn.execute("PRAGMA synchronous = NORMAL")
         self.conn.create_function(
             "sw_fold", 1, lambda v: fold_keyword(v) if isinstance(v, str) else v, deterministic=True
+        )
+        self.conn.create_function(
+            "sw_words", 1, lambda v: word_run(v) if isinstance(v, str) else "", deterministic=True
         )
         self._ready = False
 
@@ -137,17 +150,55 @@ class SqliteArticleIndex:
                     pooled = None
             yield from prepare_documents(chunk) if part is None else part
 
-    def search(self, query: str, *, limit: int = 20, offset: int = 0) -> SearchResults:
-        self.ensure_ready()
+    def search(self, query: str, *, limit: int = 20, offset: int = 0, stories: bool = False) -> SearchResults:
+        check_page(limit, offset)
         node = parse(query)
+        if not self._exists():
+            return SearchResults(total=0)
+        self.ensure_ready()
         where, params = to_sqlite(node, docs="d")
+        wanted = positive_words(node)
+        if stories:
+            return self._search_stories(where, params, wanted, limit=limit, offset=offset)
         total = self.conn.execute(f"SELECT count(*) FROM articles d WHERE {where}", params).fetchone()[0]
         rows = self.conn.execute(
             f"SELECT d.doc FROM articles d WHERE {where} ORDER BY d.published_at DESC, d.article_id LIMIT ? OFFSET ?",
-            [*params, max(limit, 0), max(offset, 0)],
+            [*params, limit, offset],
         ).fetchall()
-        wanted = positive_words(node)
         return SearchResults(total=total, hits=[_hit(json.loads(doc), wanted) for (doc,) in rows])
+
+    def _search_stories(
+        self, where: str, params: list[Any], wanted: list[tuple[str, ...]], *, limit: int, offset: int
+    ) -> SearchResults:
+        """One hit per story: its newest matching copy (the order of a plain search), as
+        Elasticsearch's ``collapse`` picks it; an article without a story is its own."""
+        story = "coalesce(d.story_id, d.article_id)"
+        total = self.conn.execute(f"SELECT count(DISTINCT {story}) FROM articles d WHERE {where}", params).fetchone()[0]
+        rows = self.conn.execute(
+            f"""WITH matched AS (
+                SELECT d.doc, d.outlet, d.published_at, d.article_id, {story} AS story,
+                       row_number() OVER (PARTITION BY {story} ORDER BY d.published_at DESC, d.article_id) AS rank,
+                       count(*) OVER (PARTITION BY {story}) AS hits
+                FROM articles d WHERE {where})
+            SELECT m.doc, m.hits,
+                   (SELECT json_group_array(outlet) FROM (SELECT DISTINCT o.outlet FROM matched o
+                        WHERE o.story = m.story AND o.outlet IS NOT m.outlet ORDER BY o.outlet))
+            FROM matched m WHERE m.rank = 1
+            ORDER BY m.published_at DESC, m.article_id LIMIT ? OFFSET ?""",
+            [*params, limit, offset],
+        ).fetchall()
+        hits = [
+            replace(_hit(json.loads(doc), wanted), story_hits=count, other_outlets=tuple(json.loads(outlets)))
+            for doc, count, outlets in rows
+        ]
+        return SearchResults(total=total, hits=hits)
+
+    def _exists(self) -> bool:
+        """Whether the index has been created (a read never creates it)."""
+        if self._ready:
+            return True
+        found = self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'articles'").fetchone()
+        return found is not None
 
     def count(self) -> int:
         self.ensure_ready()
@@ -255,4 +306,6 @@ def _hit(doc: dict[str, Any], phrases: list[tuple[str, ...]]) -> SearchHit:
         score=float(doc.get("score") or 0.0),
         facets=tuple(doc.get("facets") or ()),
         snippet=snippet(doc.get("body") or doc.get("summary") or "", phrases),
+        actors=tuple(doc.get("actors") or ()),
+        story_id=doc.get("story_id"),
     )
