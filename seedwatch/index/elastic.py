@@ -44,7 +44,7 @@ from seedwatch.index.base import (
     feed_health_to_doc,
     parse_iso,
 )
-from seedwatch.index.query import parse, to_elasticsearch
+from seedwatch.index.query import check_page, parse, to_elasticsearch
 from seedwatch.index.resources import load_json
 
 log = structlog.get_logger(__name__)
@@ -271,21 +271,27 @@ class ElasticArticleIndex:
             )
         return results.items()
 
-    def search(self, query: str, *, limit: int = 20, offset: int = 0) -> SearchResults:
+    def search(self, query: str, *, limit: int = 20, offset: int = 0, stories: bool = False) -> SearchResults:
+        check_page(limit, offset)
         dsl = to_elasticsearch(parse(query))  # syntax errors before any I/O
+        # stories: the newest copy of each story (the sort's first), its matching copies as inner hits.
+        collapse = {"field": "story_id", "inner_hits": {"name": "copies", "size": 100, "_source": ["outlet"]}}
         try:
             response = self.client.search(
                 index=self.settings.articles_alias,
                 query=dsl,
-                from_=max(offset, 0),
-                size=max(limit, 0),
+                from_=offset,
+                size=limit,
                 sort=[{"published_at": {"order": "desc", "missing": "_last"}}, {"article_id": "asc"}],
                 track_total_hits=True,
                 highlight={"fields": {"body": {"number_of_fragments": 1, "fragment_size": _SNIPPET_CHARS}}},
+                **({"collapse": collapse, "aggs": {"stories": {"cardinality": {"field": "story_id"}}}} if stories else {}),
             )
         except (ApiError, TransportError) as exc:
             raise IndexUnavailableError(f"Elasticsearch search failed: {_describe(exc)}") from None
         hits = [_hit(hit) for hit in response["hits"]["hits"]]
+        if stories:
+            return SearchResults(total=int(response["aggregations"]["stories"]["value"]), hits=hits)
         return SearchResults(total=response["hits"]["total"]["value"], hits=hits)
 
     def count(self) -> int:
@@ -360,7 +366,19 @@ def _hit(hit: dict[str, Any]) -> SearchHit:
         score=float(doc.get("score") or 0.0),
         facets=tuple(doc.get("facets") or ()),
         snippet=snippet,
+        actors=tuple(doc.get("actors") or ()),
+        story_id=doc.get("story_id"),
+        **_story_copies(hit, doc.get("outlet")),
     )
+
+
+def _story_copies(hit: dict[str, Any], outlet: str | None) -> dict[str, Any]:
+    """``story_hits`` and ``other_outlets`` of a collapsed hit (nothing for a plain one)."""
+    copies = hit.get("inner_hits", {}).get("copies", {}).get("hits")
+    if copies is None:
+        return {}
+    outlets = {c["_source"].get("outlet") for c in copies["hits"]} - {outlet, None}
+    return {"story_hits": int(copies["total"]["value"]), "other_outlets": tuple(sorted(outlets))}
 
 
 # -- reindex with an alias swap ---------------------------------------------------------
