@@ -87,6 +87,9 @@ class FeedState:
     last_success_at: datetime | None = None
     last_new_item_at: datetime | None = None
     items_per_day: float | None = None
+    # Not a column: counted by the store (``feed_rows``), articles of this feed whose every
+    # processing attempt failed and that no run takes again.
+    quarantined_articles: int = 0
 
 
 @dataclass(slots=True)
@@ -116,6 +119,7 @@ class FeedHealth:
     items_per_day: float | None
     expected_cadence_s: float | None  # usual gap between new items
     next_poll_at: datetime | None
+    quarantined_articles: int = 0  # articles given up after max_fetch_attempts failures
 
 
 def _fetch_failure(status: FetchStatus, http_status: int | None) -> PollStatus:
@@ -293,6 +297,7 @@ def feed_health(state: FeedState, *, now: datetime, policy: PollingPolicy) -> Fe
             items_per_day=state.items_per_day,
             expected_cadence_s=cadence,
             next_poll_at=state.next_poll_at,
+            quarantined_articles=state.quarantined_articles,
         )
 
     if state.last_status is None and state.last_success_at is None:
@@ -313,4 +318,6 @@ def feed_health(state: FeedState, *, now: datetime, policy: PollingPolicy) -> Fe
             )
     if state.consecutive_failures:
         return health("ok", f"{state.consecutive_failures} recent failure(s): {state.last_error}")
+    if state.quarantined_articles:
+        return health("ok", f"polling normally; {state.quarantined_articles} article(s) quarantined")
     return health("ok", "polling normally")

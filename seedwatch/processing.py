@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 import structlog
 
 from seedwatch.models import FetchedPage, FetchStatus
@@ -32,6 +33,9 @@ class ProcessSummary:
     extracted: int = 0  # body from the page
     fallback: int = 0  # body from the feed summary
     fetch_errors: int = 0
+    failed: int = 0  # analysis or save failed: an attempt counted, the error kept on the article
+    quarantined: int = 0  # of those, given up after the last attempt
+    deferred: int = 0  # left for the next run by their site's Crawl-delay
     relevant: int = 0
     partial: int = 0
     errors: list[str] = field(default_factory=list)
@@ -66,11 +70,32 @@ SAVE_EVERY = 100
 CLI_ARTICLE_BATCH = 2000
 
 
-def _analyse_here(settings: Settings, jobs: list[Job]) -> list[dict[str, Any]]:
+def _analyse_here(settings: Settings, jobs: list[Job]) -> list[dict[str, Any] | str]:
+    """Analyse in this process; an article whose analysis raises gets its error, not the batch."""
     from seedwatch.analysis import analyse_in_worker, init_worker
 
     init_worker(settings.paths.topics_dir, settings.paths.seeds_dir)
-    return [analyse_in_worker(job) for job in jobs]
+    analyses: list[dict[str, Any] | str] = []
+    for job in jobs:
+        try:
+            analyses.append(analyse_in_worker(job))
+        except Exception as exc:  # noqa: BLE001 - isolation: one article's failure is its own
+            analyses.append(_crash(job[0], exc))
+    return analyses
+
+
+def _crash(row: dict[str, Any], exc: BaseException) -> str:
+    log.error("article.analysis_failed", url=row["url"], error=repr(exc)[:500], exc_info=exc)
+    return f"analysis failed: {type(exc).__name__}: {exc}"[:2000]
+
+
+def _analysis_error(values: Any) -> str | None:
+    """The reason an analysis is unusable, or None for a complete one."""
+    if isinstance(values, dict) and "body_source" in values:
+        return None
+    if isinstance(values, dict):
+        return str(values.get("error") or "analysis failed: no result")
+    return str(values)
 
 
 def _has_page(page: FetchedPage) -> bool:
@@ -90,7 +115,9 @@ def _job(row: dict[str, Any], page: FetchedPage, now: datetime) -> Job:
     return (row, page.html if ok else None, now)
 
 
-Analysed = tuple[int, FetchedPage, bool, dict[str, Any]]
+# (row index, page without its HTML or None when deferred, usable page, analysis or its error)
+Analysed = tuple[int, FetchedPage | None, bool, dict[str, Any] | str]
+Queued = tuple[Job, tuple[int, FetchedPage, bool]]
 
 
 def _without_html(index: int, page: FetchedPage) -> tuple[int, FetchedPage, bool]:
@@ -98,37 +125,61 @@ def _without_html(index: int, page: FetchedPage) -> tuple[int, FetchedPage, bool
 
 
 async def _analysed(settings: Settings, rows: list[dict[str, Any]], *, now: datetime) -> AsyncIterator[Analysed]:
-    """Fetch the rows' pages and analyse them; yields ``(row index, page without its HTML,
-    whether it had a usable one, analysis)`` as analyses complete.
+    """Fetch the rows' pages and analyse them; yields :data:`Analysed` as analyses complete.
 
     With a pool, the CPU work overlaps the waiting on the network: pages go to the shared
     pool ``PAGES_PER_JOB`` at a time as they are fetched, and at most two jobs per worker
     wait there, so fetching pauses (and memory stays flat) when extraction is the bottleneck.
+    A page whose site's Crawl-delay would hold it past ``http.max_host_wait_s`` is not
+    fetched (``None``): it is left for the next run. A job that fails is split and its
+    pages analysed one by one, so only the article that fails loses its analysis.
     """
     from seedwatch.fetch import Fetcher
 
     urls = [row["url"] for row in rows]
     workers = _worker_count(settings, len(rows))
+    defer_after_s = settings.http.max_host_wait_s
     if workers == 1:
         async with Fetcher(settings.http) as fetcher:
-            fetched = await fetcher.fetch_pages(urls)
-        analyses = _analyse_here(settings, [_job(row, page, now) for row, page in zip(rows, fetched, strict=True)])
-        for index, (page, values) in enumerate(zip(fetched, analyses, strict=True)):
+            fetched = [item async for item in fetcher.iter_pages(urls, defer_after_s=defer_after_s)]
+        pages = [(index, page) for index, page in fetched if page is not None]
+        for index, page in fetched:
+            if page is None:
+                yield index, None, False, ""
+        analyses = _analyse_here(settings, [_job(rows[index], page, now) for index, page in pages])
+        for (index, page), values in zip(pages, analyses, strict=True):
             yield *_without_html(index, page), values
         return
     from seedwatch.workers import analyse_jobs, analysis_pool
 
-    pool = analysis_pool(workers, settings.paths.topics_dir, settings.paths.seeds_dir)
-    queued: dict[asyncio.Future[list[dict[str, Any]]], list[tuple[int, FetchedPage, bool]]] = {}
+    def pool() -> Any:  # rebuilt if a worker died
+        return analysis_pool(workers, settings.paths.topics_dir, settings.paths.seeds_dir)
+
+    queued: dict[asyncio.Future[list[dict[str, Any]]], list[Queued]] = {}
     unsent: list[tuple[int, FetchedPage]] = []  # fetched, not yet handed to the pool
 
-    def submit() -> None:
-        jobs = [_job(rows[index], page, now) for index, page in unsent]
-        # The HTML goes to the worker; keeping it here too would hold a whole batch of pages.
-        queued[asyncio.wrap_future(pool.submit(analyse_jobs, jobs))] = [
-            _without_html(index, page) for index, page in unsent
-        ]
+    def submit(items: list[Queued]) -> None:
+        queued[asyncio.wrap_future(pool().submit(analyse_jobs, [job for job, _ in items]))] = items
+
+    def submit_unsent() -> None:
+        # The HTML goes to the worker; the parent keeps the page without it.
+        submit([(_job(rows[index], page, now), _without_html(index, page)) for index, page in unsent])
         unsent.clear()
+
+    def outcome(future: asyncio.Future[list[dict[str, Any]]], items: list[Queued]) -> list[Analysed]:
+        try:
+            return [(*page, values) for (_, page), values in zip(items, future.result(), strict=True)]
+        except Exception as exc:  # noqa: BLE001 - a job failed: find which article it was
+            if len(items) == 1:
+                return [(*items[0][1], _crash(items[0][0][0], exc))]
+            log.warning("articles.job_failed_splitting", pages=len(items), error=repr(exc)[:300])
+            failed: list[Analysed] = []
+            for item in items:
+                try:
+                    submit([item])
+                except Exception as submit_exc:  # noqa: BLE001 - the pool cannot take it: this article fails
+                    failed.append((*item[1], _crash(item[0][0], submit_exc)))
+            return failed
 
     async def finished(limit: int) -> list[Analysed]:
         """Wait until at most ``limit`` jobs are queued; the analyses of the finished ones."""
@@ -136,19 +187,21 @@ async def _analysed(settings: Settings, rows: list[dict[str, Any]], *, now: date
         while len(queued) > limit:
             done, _ = await asyncio.wait(queued, return_when=asyncio.FIRST_COMPLETED)
             for future in done:
-                pages = queued.pop(future)
-                done_now.extend((*page, values) for page, values in zip(pages, future.result(), strict=True))
+                done_now.extend(outcome(future, queued.pop(future)))
         return done_now
 
     async with Fetcher(settings.http) as fetcher:
-        async for index, page in fetcher.iter_pages(urls):
+        async for index, page in fetcher.iter_pages(urls, defer_after_s=defer_after_s):
+            if page is None:
+                yield index, None, False, ""
+                continue
             unsent.append((index, page))
             if len(unsent) >= PAGES_PER_JOB:
                 for item in await finished(workers * 2 - 1):
                     yield item
-                submit()
+                submit_unsent()
         if unsent:
-            submit()
+            submit_unsent()
     for item in await finished(0):
         yield item
 
@@ -157,10 +210,13 @@ def process_articles(settings: Settings, article_ids: Sequence[str], *, now: dat
     """Fetch, extract and tag the given articles; each one ends stored, page or not.
 
     Analyses are saved ``SAVE_EVERY`` at a time while the next pages are fetched and
-    analysed. If the batch fails part-way, what was saved stays saved and the rest is
-    released for the next run.
+    analysed. An article whose analysis or save fails is recorded with its error and
+    counted as an attempt (:meth:`StateStore.fail_articles`; quarantined after
+    ``pipeline.max_fetch_attempts``); the others go on. A page left for later by its
+    site's Crawl-delay is released without an attempt. If the batch itself fails
+    part-way (the store is down), what was saved stays saved and the rest is released.
     """
-    store = StateStore.open(settings.state.url)
+    store = StateStore.open(settings.state.url, timeouts=settings.state.timeouts)
     owner = new_owner("process")
     summary = ProcessSummary()
     try:
@@ -174,10 +230,9 @@ def process_articles(settings: Settings, article_ids: Sequence[str], *, now: dat
         unsaved = {row["article_id"]: row for row in rows}
         try:
             asyncio.run(_process_rows(settings, store, rows, unsaved, owner=owner, now=now, summary=summary))
-        except BaseException:
-            if unsaved:
+        finally:
+            if unsaved:  # deferred pages, or what a failing batch left
                 store.release_articles(list(unsaved), owner=owner)
-            raise
     finally:
         store.close()
     log.info("articles.processed", **{k: v for k, v in asdict(summary).items() if k != "errors"})
@@ -196,14 +251,23 @@ async def _process_rows(
 ) -> None:
     saving: asyncio.Task[None] | None = None
     ready: list[tuple[str, dict[str, Any]]] = []
+    failures: dict[str, str] = {}  # article id -> why it could not be processed
 
     async def save(batch: list[tuple[str, dict[str, Any]]]) -> None:
         # In a thread: the event loop keeps fetching and feeding the workers meanwhile.
-        saved = await asyncio.to_thread(store.save_processed_many, batch, owner=owner)
+        try:
+            saved = await asyncio.to_thread(store.save_processed_many, batch, owner=owner)
+        except sa.exc.DBAPIError as exc:  # articles the database refused; the others are saved
+            refused = set(await asyncio.to_thread(store.leased_articles, [key for key, _ in batch], owner=owner))
+            for article_id in refused:
+                failures[article_id] = f"store refused the article: {type(exc).__name__}: {exc}"[:2000]
+            saved = [article_id not in refused for article_id, _ in batch]
         for (article_id, _), ok in zip(batch, saved, strict=True):
-            row = unsaved.pop(article_id)
+            if article_id in failures:
+                continue  # recorded with its error below
+            unsaved.pop(article_id)
             if not ok:
-                summary.errors.append(f"lease lost for {row['url']}")
+                summary.errors.append(f"lease lost for {rows_by_id[article_id]['url']}")
 
     async def flush() -> None:
         nonlocal saving
@@ -212,14 +276,51 @@ async def _process_rows(
         saving = asyncio.create_task(save(list(ready))) if ready else None
         ready.clear()
 
+    rows_by_id = {row["article_id"]: row for row in rows}
     async for index, page, usable, values in _analysed(settings, rows, now=now):
         row = rows[index]
+        if page is None:
+            summary.deferred += 1  # stays in ``unsaved``: released for the next run
+            continue
+        error = _analysis_error(values)
+        if error is not None:
+            failures[row["article_id"]] = error
+            continue
         summary.fetch_errors += not usable
-        ready.append((row["article_id"], _processed_values(settings, row, page, values, now=now, summary=summary)))
+        ready.append((row["article_id"], _processed_values(settings, row, page, values, now=now, summary=summary)))  # type: ignore[arg-type]
         if len(ready) >= SAVE_EVERY:
             await flush()
     await flush()
     await flush()  # waits for the last save
+    await asyncio.to_thread(_record_failures, settings, store, failures, unsaved, owner=owner, now=now, summary=summary)
+
+
+def _record_failures(
+    settings: Settings,
+    store: StateStore,
+    failures: dict[str, str],
+    unsaved: dict[str, dict[str, Any]],
+    *,
+    owner: str,
+    now: datetime,
+    summary: ProcessSummary,
+) -> None:
+    """Count each failed article's attempt, keep its error, quarantine it after the last attempt."""
+    if not failures:
+        return
+    summary.failed += len(failures)
+    summary.quarantined += store.fail_articles(
+        failures,
+        owner=owner,
+        now=now,
+        max_attempts=settings.pipeline.max_fetch_attempts,
+        retry_after_s=settings.pipeline.retry_fetch_after_s,
+    )
+    for article_id, error in failures.items():
+        row = unsaved.pop(article_id, None)
+        url = row["url"] if row else article_id
+        summary.errors.append(f"{url}: {error}"[:500])
+        log.warning("article.failed", url=url, error=error[:500])
 
 
 def _processed_values(

@@ -34,6 +34,8 @@ log = structlog.get_logger(__name__)
 
 
 _ARTICLE_COLUMNS = frozenset(articles.c.keys())
+_FEED_STATE_COLUMNS = frozenset(feeds.c.keys()) - {"feed_id", "total_items", "lease_owner", "lease_until"}
+QUARANTINED = "quarantined"  # an article whose every processing attempt failed (see fail_articles)
 _SAVE_PROCESSED = (
     sa.update(articles)
     .where(
@@ -150,9 +152,14 @@ def _sqlite_connect(path: str, *, read_only: bool, timeouts: StoreTimeouts) -> A
             raise StoreError(
                 f"No state store at {path or ':memory:'}: nothing has run yet (run `seedwatch run` first)."
             )
-        conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=timeouts.busy_timeout_s)
+        conn = sqlite3.connect(
+            f"{Path(path).resolve().as_uri()}?mode=ro",
+            uri=True,
+            timeout=timeouts.busy_timeout_s,
+            check_same_thread=False,
+        )
     else:
-        conn = sqlite3.connect(path or ":memory:", timeout=timeouts.busy_timeout_s)
+        conn = sqlite3.connect(path or ":memory:", timeout=timeouts.busy_timeout_s, check_same_thread=False)
     # Autocommit at the driver level; SQLAlchemy's BEGIN below takes the write lock up
     # front (IMMEDIATE) so concurrent claims queue instead of failing.
     conn.isolation_level = None
@@ -367,23 +374,38 @@ class StateStore:
             return list(conn.execute(query).scalars())
 
     def feed_rows(self, feed_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Feeds' columns, plus ``quarantined_articles``: how many of its articles are quarantined."""
         query = sa.select(feeds).order_by(feeds.c.name)
         if feed_ids is not None:
             query = query.where(feeds.c.feed_id.in_(list(feed_ids)))
         with self.engine.connect() as conn:
             rows = [dict(row._mapping) for row in conn.execute(query)]
+        quarantined = self.quarantined_counts()
         for row in rows:
             for column in ("next_poll_at", "last_polled_at", "last_success_at", "last_new_item_at", "lease_until"):
                 row[column] = as_utc(row[column])
+            row["quarantined_articles"] = quarantined.get(row["feed_id"], 0)
         return rows
 
     def save_feed_state(self, feed_id: str, values: dict[str, Any], *, owner: str, new_items: int) -> None:
-        """Store the feed's new state and release its lease."""
+        """Store the feed's new state and release its lease (keys that are no column are ignored)."""
+        columns = {key: value for key, value in values.items() if key in _FEED_STATE_COLUMNS}
         with self.engine.begin() as conn:
             conn.execute(
                 sa.update(feeds)
                 .where(feeds.c.feed_id == feed_id, feeds.c.lease_owner == owner)
-                .values(**values, total_items=feeds.c.total_items + new_items, lease_owner=None, lease_until=None)
+                .values(**columns, total_items=feeds.c.total_items + new_items, lease_owner=None, lease_until=None)
+            )
+
+    def release_feeds(self, feed_ids: Sequence[str], *, owner: str) -> None:
+        """Give back feeds claimed and not saved (a poll that failed part-way), for the next run."""
+        if not feed_ids:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.update(feeds)
+                .where(feeds.c.feed_id.in_(list(feed_ids)), feeds.c.lease_owner == owner)
+                .values(lease_owner=None, lease_until=None)
             )
 
     # -- articles ----------------------------------------------------------------
@@ -476,7 +498,12 @@ class StateStore:
             articles.c.fetch_attempts < max_attempts,
             articles.c.next_fetch_at <= now,
         )
-        return sa.or_(articles.c.status == "discovered", sa.and_(articles.c.status == "processed", retry))
+        # A discovered article whose processing failed waits for its next_fetch_at too.
+        new = sa.and_(
+            articles.c.status == "discovered",
+            sa.or_(articles.c.next_fetch_at.is_(None), articles.c.next_fetch_at <= now),
+        )
+        return sa.or_(new, sa.and_(articles.c.status == "processed", retry))
 
     def processable_article_ids(self, *, now: datetime, max_attempts: int, limit: int) -> list[str]:
         query = (
@@ -524,7 +551,8 @@ class StateStore:
         """:meth:`save_processed` for a batch, in one transaction (one commit, not one per article).
 
         If the batch fails (one article the database refuses), each is saved on its own,
-        so only that article is lost to the error, which is raised after the others are saved.
+        so only that article is lost to the error, which is raised after the others are
+        saved; the refused ones are still leased by ``owner`` (:meth:`leased_articles`).
         """
         try:
             with self.engine.begin() as conn:
@@ -542,6 +570,14 @@ class StateStore:
         if error is not None:
             raise error
         return saved
+
+    def leased_articles(self, article_ids: Sequence[str], *, owner: str) -> list[str]:
+        """Those of ``article_ids`` that ``owner`` still holds (claimed, not saved nor released)."""
+        query = sa.select(articles.c.article_id).where(
+            articles.c.article_id.in_(list(article_ids)), articles.c.lease_owner == owner
+        )
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
 
     def _save_processed(self, conn: sa.Connection, article_id: str, values: dict[str, Any], *, owner: str) -> bool:
         # One statement for every article: its SET clause comes from the parameters' keys,
@@ -564,6 +600,76 @@ class StateStore:
         if updated is not None and updated.story_id is not None:
             self._enqueue(conn, [article_id], now=values["processed_at"])
         return updated is not None
+
+    def fail_articles(
+        self, errors: dict[str, str], *, owner: str, now: datetime, max_attempts: int, retry_after_s: int
+    ) -> int:
+        """Record that processing these articles failed (``errors``: article id -> reason).
+
+        Each failure is an attempt: the error is kept in ``last_fetch_error``, the lease is
+        released and the article is tried again ``retry_after_s × attempts`` later. An
+        article never processed whose attempts reach ``max_attempts`` is *quarantined*: no
+        run takes it again, and it is reported (``quarantined_counts``, ``feeds check``, the
+        operations digest). One already processed keeps its stored record (the feed
+        summary) and is simply not retried again. Returns how many were quarantined.
+        """
+        if not errors:
+            return 0
+        owned = sa.select(articles.c.article_id, articles.c.status, articles.c.fetch_attempts).where(
+            articles.c.article_id.in_(list(errors)), articles.c.lease_owner == owner
+        )
+        quarantined = 0
+        with self.engine.begin() as conn:
+            updates = []
+            for row in conn.execute(owned).all():
+                attempts = row.fetch_attempts + 1
+                quarantine = row.status == "discovered" and attempts >= max_attempts
+                quarantined += quarantine
+                updates.append(
+                    {
+                        "key_article_id": row.article_id,
+                        "fetch_attempts": attempts,
+                        "last_fetch_error": errors[row.article_id][:2000],
+                        "next_fetch_at": now + timedelta(seconds=retry_after_s * attempts),
+                        "status": QUARANTINED if quarantine else row.status,
+                    }
+                )
+            if updates:
+                conn.execute(
+                    sa.update(articles)
+                    .where(articles.c.article_id == sa.bindparam("key_article_id"))
+                    .values(lease_owner=None, lease_until=None),
+                    updates,
+                )
+        return quarantined
+
+    def quarantined_counts(self) -> dict[str, int]:
+        """Quarantined articles per feed id."""
+        query = (
+            sa.select(articles.c.feed_id, sa.func.count())
+            .where(articles.c.status == QUARANTINED)
+            .group_by(articles.c.feed_id)
+        )
+        with self.engine.connect() as conn:
+            return {feed_id: int(count) for feed_id, count in conn.execute(query)}
+
+    def quarantined_articles(self, *, limit: int = 100) -> list[dict[str, Any]]:
+        """The quarantined articles (url, feed, attempts, last error), most recently found first."""
+        query = (
+            sa.select(
+                articles.c.article_id,
+                articles.c.url,
+                articles.c.feed_id,
+                articles.c.outlet,
+                articles.c.fetch_attempts,
+                articles.c.last_fetch_error,
+            )
+            .where(articles.c.status == QUARANTINED)
+            .order_by(articles.c.first_seen_at.desc(), articles.c.article_id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
 
     def release_articles(self, article_ids: Sequence[str], *, owner: str) -> None:
         with self.engine.begin() as conn:
@@ -676,6 +782,9 @@ class StateStore:
             conn.execute(sa.update(leases).where(leases.c.name == name, leases.c.owner == owner).values(owner=""))
 
 
+LEAD_CHARS = 3000  # enough for the first LEAD_WORDS words that event features read
+
+
 class StoryIndex:
     """Story assignment on top of the state store: exact copies, then near-duplicates.
 
@@ -700,6 +809,11 @@ class StoryIndex:
                 articles.c.content_hash,
                 articles.c.minhash,
                 articles.c.first_seen_at,
+                articles.c.published_at,
+                articles.c.outlet,
+                sa.func.coalesce(articles.c.language, articles.c.feed_language).label("language"),
+                # The lead is what event features read (seedwatch.stories.features).
+                sa.func.substr(articles.c.text, 1, LEAD_CHARS).label("lead"),
             )
             .where(articles.c.status == "processed", articles.c.story_id.is_(None))
             .order_by(articles.c.first_seen_at, articles.c.article_id)
