@@ -17,11 +17,12 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import structlog
 
+from seedwatch.errors import StoreError
 from seedwatch.models import Article, FeedEntry, PollStatus, TopicTag, stable_id
 from seedwatch.processing import CLI_ARTICLE_BATCH, ProcessSummary, pool_size, process_articles
 from seedwatch.settings import Settings
@@ -30,10 +31,11 @@ from seedwatch.store import NewArticle, StateStore, StoryBatch, StoryIndex, as_u
 log = structlog.get_logger(__name__)
 
 Progress = Callable[[int], None]
+_T = TypeVar("_T")
 
 
 def open_store(settings: Settings) -> StateStore:
-    return StateStore.open(settings.state.url)
+    return StateStore.open(settings.state.url, timeouts=settings.state.timeouts)
 
 
 def _chunks(items: Sequence[str], size: int) -> list[list[str]]:
@@ -117,6 +119,8 @@ def poll_feeds(settings: Settings, feed_ids: Sequence[str], *, now: datetime, fo
     owner = new_owner("poll")
     summary = PollSummary()
     timezones = {feed.feed_id: feed.timezone for feed in settings.feeds}
+    claimed: list[str] = []
+    saved: set[str] = set()
     try:
         claimed = store.claim_due_feeds(
             now=now, owner=owner, lease_s=settings.pipeline.lease_s, feed_ids=feed_ids, force=force
@@ -148,11 +152,15 @@ def poll_feeds(settings: Settings, feed_ids: Sequence[str], *, now: datetime, fo
                 # A bug in one feed's handling must not take the others down; it is
                 # logged with its traceback and the feed is retried with back-off.
                 log.error("feed.poll_crashed", feed=row["name"], error=repr(result), exc_info=result)
-                from seedwatch.polling import PollResult
-
-                result = PollResult(status=PollStatus.TEMPORARY, error=f"internal error: {result!r}")
-            found, skipped = _new_articles(row, result.entries)
-            new_ids = store.record_discovered(found, now=now) if found else []
+                result = _crashed(result)
+            try:
+                found, skipped = _new_articles(row, result.entries)
+                new_ids = store.record_discovered(found, now=now) if found else []
+            except Exception as exc:  # noqa: BLE001 - one feed's items the store refuses: that feed fails alone
+                if isinstance(exc, StoreError):
+                    raise  # the store itself is down: nothing else can be saved either
+                log.error("feed.save_failed", feed=row["name"], error=repr(exc)[:500], exc_info=exc)
+                result, found, skipped, new_ids = _crashed(exc), [], 0, []
             summary.entries_seen += len(result.entries)
             summary.entries_skipped += skipped
             summary.new_articles += len(new_ids)
@@ -170,10 +178,23 @@ def poll_feeds(settings: Settings, feed_ids: Sequence[str], *, now: datetime, fo
             values = {k: v for k, v in asdict(state).items() if k in row}
             values["last_polled_at"] = now
             store.save_feed_state(row["feed_id"], values, owner=owner, new_items=len(new_ids))
+            saved.add(row["feed_id"])
     finally:
+        try:
+            if claimed:  # what an exception left claimed goes back now, not after lease_s
+                store.release_feeds([feed_id for feed_id in claimed if feed_id not in saved], owner=owner)
+        except Exception as exc:  # noqa: BLE001 - the lease then expires; the first error is the one to see
+            log.warning("feeds.release_failed", error=repr(exc)[:300])
         store.close()
     log.info("feeds.polled", **{k: v for k, v in asdict(summary).items() if k != "errors"})
     return summary
+
+
+def _crashed(exc: BaseException) -> Any:
+    """A feed whose polling or saving raised: a temporary failure with the error, retried with back-off."""
+    from seedwatch.polling import PollResult
+
+    return PollResult(status=PollStatus.TEMPORARY, error=f"internal error: {type(exc).__name__}: {exc}"[:2000])
 
 
 # -- processing (seedwatch.processing) ----------------------------------------------
@@ -199,16 +220,21 @@ class DedupSummary:
     new_stories: int = 0
     exact_duplicates: int = 0
     near_duplicates: int = 0
+    same_event: int = 0  # joined the story of the same event reported elsewhere
 
 
 def assign_stories(settings: Settings, *, now: datetime, batch: int = 500) -> DedupSummary:
-    """Give every newly processed article a story: its own, or the one it copies."""
-    from seedwatch.dedup import NEAR_DUPLICATE_THRESHOLD, estimated_similarity, lsh_band_keys
+    """Give every newly processed article a story: the one it copies or reports, or its own."""
+    from datetime import timedelta
+
+    from seedwatch.stories.assign import assign_batch
 
     store = open_store(settings)
     stories = StoryIndex(store)
     summary = DedupSummary()
     owner = new_owner("dedup")
+    days = settings.pipeline.story_window_days
+    window = timedelta(days=days) if days else None
     try:
         # One assigner at a time keeps story ids deterministic under concurrent runs.
         if not store.acquire_lease("assign-stories", owner=owner, now=now, lease_s=settings.pipeline.lease_s):
@@ -216,34 +242,10 @@ def assign_stories(settings: Settings, *, now: datetime, batch: int = 500) -> De
             return summary
         story_of_text: dict[str, str] = {}  # content hash -> story, for copies of a text assigned in this run
         while pending := stories.unassigned(limit=batch):
-            assignments = StoryBatch()
             with store.engine.begin() as conn:
-                for article in pending:
-                    article["first_seen_at"] = as_utc(article["first_seen_at"])
-                    text = article["content_hash"]
-                    story_id = story_of_text.get(text) or stories.same_content(conn, text, article["article_id"])
-                    # A copy of a text has the same bands as its first copy, whose bands are
-                    # indexed already: indexing them again would only lengthen candidate lists.
-                    keys: list[str] = []
-                    if story_id:
-                        summary.exact_duplicates += 1
-                    else:
-                        keys = lsh_band_keys(article["minhash"]) if article["minhash"] else []
-                        scored = [
-                            (estimated_similarity(article["minhash"], signature), story)
-                            for candidate, candidate_story, signature in stories.band_candidates(conn, keys)
-                            if (story := candidate_story or assignments.assigned.get(candidate))
-                        ]
-                        best = max(scored, default=(0.0, None), key=lambda pair: pair[0])
-                        if best[1] is not None and best[0] >= NEAR_DUPLICATE_THRESHOLD:
-                            story_id = best[1]
-                            summary.near_duplicates += 1
-                    summary.articles += 1
-                    story_id = story_id or article["article_id"]
-                    summary.new_stories += assignments.add(article, story_id)
-                    stories.index_bands(conn, article["article_id"], keys)
-                    story_of_text[text] = story_id
-                stories.write(conn, assignments, now=now)
+                counts = assign_batch(conn, stories, pending, story_of_text=story_of_text, window=window, now=now)
+            for name, value in asdict(counts).items():
+                setattr(summary, name, getattr(summary, name) + value)
         store.release_lease("assign-stories", owner=owner)
     finally:
         store.close()
@@ -398,6 +400,24 @@ class RunReport:
     alerts: Any
 
 
+def _isolated(stage: str, errors: list[str], call: Callable[[], _T]) -> _T | None:
+    """Run one stage (or batch) of a whole run; a bug in it is reported, and the later stages still run.
+
+    Every item is isolated inside its stage already; this is the last line, so that a
+    defect nobody foresaw costs one stage of one run, not de-duplication, indexing and
+    alerts of every run. A store that cannot be used still ends the run (``StoreError``):
+    nothing later could work.
+    """
+    try:
+        return call()
+    except StoreError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        log.error("run.stage_failed", stage=stage, error=repr(exc)[:500], exc_info=exc)
+        errors.append(f"{stage} stage failed: {type(exc).__name__}: {exc}"[:500])
+        return None
+
+
 def run_once(settings: Settings, *, now: datetime, on_stage: Callable[[str], None] | None = None) -> RunReport:
     """The whole pipeline in this process: what the DAG does, without Airflow."""
 
@@ -409,7 +429,7 @@ def run_once(settings: Settings, *, now: datetime, on_stage: Callable[[str], Non
     poll = PollSummary()
     for batch in plan_feed_batches(settings, now=now):
         found_before = poll.new_articles
-        poll.add(poll_feeds(settings, batch, now=now))
+        poll.add(_isolated("poll", poll.errors, lambda b=batch: poll_feeds(settings, b, now=now)) or PollSummary())
         if not found_before and poll.new_articles and pool_size(settings) > 1:
             # Something to analyse: the workers' start-up (seconds of imports) overlaps the rest of polling.
             from seedwatch.workers import prestart_pool
@@ -421,18 +441,21 @@ def run_once(settings: Settings, *, now: datetime, on_stage: Callable[[str], Non
     # avoid a start and a drain of the workers per batch.
     ids = [article_id for batch in plan_article_batches(settings, now=now) for article_id in batch]
     for batch in _chunks(ids, max(settings.pipeline.article_batch_size, CLI_ARTICLE_BATCH)):
-        process.add(process_articles(settings, batch, now=now))
+        process.add(
+            _isolated("process", process.errors, lambda b=batch: process_articles(settings, b, now=now))
+            or ProcessSummary()
+        )
     # Concurrent runs (several CLI processes on one store) take turns from here on,
     # so stories, documents and alerts come out as one run would make them.
     store = open_store(settings)
     try:
         with store.holding("finalize-run", lease_s=settings.pipeline.lease_s, wait_s=settings.pipeline.lease_s):
             stage("dedup")
-            dedup = assign_stories(settings, now=now)
+            dedup = _isolated("dedup", process.errors, lambda: assign_stories(settings, now=now)) or DedupSummary()
             stage("index")
-            index = index_articles(settings, now=now)
+            index = _isolated("index", process.errors, lambda: index_articles(settings, now=now)) or IndexSummary()
             stage("alerts")
-            alerts = send_alerts(settings, now=now)
+            alerts = _isolated("alerts", process.errors, lambda: send_alerts(settings, now=now))
     finally:
         store.close()
     return RunReport(poll=poll, process=process, dedup=dedup, index=index, alerts=alerts)
