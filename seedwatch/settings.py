@@ -52,6 +52,12 @@ class StateSettings(_Strict):
     """Where pipeline state lives: a SQLAlchemy URL (SQLite file or PostgreSQL)."""
 
     url: str = "sqlite:///var/state.db"
+    # PostgreSQL: without these a silent server holds a task for ever (and every later run).
+    connect_timeout_s: int = Field(10, ge=1)  # TCP connect and start-up
+    statement_timeout_s: int = Field(300, ge=0)  # one statement, lock waits included; 0 = none
+    keepalive_idle_s: int = Field(30, ge=1)  # TCP keepalives: a vanished server is noticed in ~idle + 30 s
+    # SQLite: how long a writer waits for another process's lock before the run fails.
+    busy_timeout_s: int = Field(60, ge=1)
 
     @field_validator("url")
     @classmethod
@@ -59,6 +65,18 @@ class StateSettings(_Strict):
         if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
             raise ValueError("must be a sqlite:/// or postgresql:// URL")
         return url
+
+    @property
+    def timeouts(self) -> Any:  # a StoreTimeouts; not imported here to keep settings light
+        """The bounds every connection to the store gets (``StateStore.open(url, timeouts=...)``)."""
+        from seedwatch.store.state import StoreTimeouts
+
+        return StoreTimeouts(
+            connect_timeout_s=self.connect_timeout_s,
+            statement_timeout_s=self.statement_timeout_s,
+            keepalive_idle_s=self.keepalive_idle_s,
+            busy_timeout_s=self.busy_timeout_s,
+        )
 
 
 class PipelineSettings(_Strict):
@@ -72,6 +90,9 @@ class PipelineSettings(_Strict):
     retry_fetch_after_s: int = Field(1800, ge=0)
     processes: int = Field(0, ge=0)  # CPU workers for extraction and tagging; 0 = one per core
     lease_s: int = Field(900, ge=30)  # how long a worker owns claimed feeds or articles
+    # An article joins an event story whose latest article is at most this many days from
+    # its own; 0 keeps stories open for ever (docs/stories.md on choosing it).
+    story_window_days: int = Field(730, ge=0)
     timezone: str = "UTC"
 
     @field_validator("timezone")
