@@ -57,6 +57,12 @@ def feed_problems(engine: sa.Engine, *, now: datetime, quiet_factor: float) -> l
         problems.append(f"BACKLOG  {backlog['pending']} article(s) waiting for the article index")
     if backlog["dead"]:
         problems.append(f"REJECTED {backlog['dead']} article(s) the article index refused for good (see the outbox)")
+    names = {row["feed_id"]: one_line(row["name"]) for row in rows}
+    for feed_id, count in StateStore(engine).quarantined_counts().items():
+        problems.append(
+            f"QUARANTINED {count} article(s) of {names.get(feed_id, feed_id)} failed every processing attempt "
+            "and are no longer tried (reason in last_fetch_error)"
+        )
     return problems
 
 
