@@ -124,7 +124,9 @@ def hostile_feeds(site: LocalSite) -> dict[str, str]:
     site.add("/idn.html", GOOD_PAGE, content_type="text/html")
     site.add("/crash.html", GOOD_PAGE.replace("<title>", "<title>CRASHME ", 1), content_type="text/html")
     for n in range(3):
-        site.add(f"/healthy-{n}.html", GOOD_PAGE.replace("<title>", f"<title>Healthy {n} ", 1), content_type="text/html")
+        site.add(
+            f"/healthy-{n}.html", GOOD_PAGE.replace("<title>", f"<title>Healthy {n} ", 1), content_type="text/html"
+        )
     hostile = [
         (site.url("/good.html"), "good"),
         (site.url("/b&#1;.html"), "control"),
