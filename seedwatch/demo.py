@@ -9,12 +9,15 @@ scheduled run does: nothing new, no email. ``--fresh`` starts over.
 from __future__ import annotations
 
 import shutil
+import socket
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 from rich.console import Console
+from rich.text import Text
 
 from seedwatch.airflow_runner import PROJECT_DIR, airflow_env, run_dag_test
 from seedwatch.localsite import LocalSite
@@ -22,10 +25,57 @@ from seedwatch.mailsink import MailSink
 
 SITE_DIR = PROJECT_DIR / "demo" / "site"
 DEMO_DIR = PROJECT_DIR / "var" / "demo"
-# Fixed ports: article ids hash the canonical URL, so the site must keep its address between runs.
+# The site's preferred port. Article ids hash the canonical URL, so the site keeps the port
+# of the previous run when it can (a new port makes every article new); SMTP takes any port.
 SITE_PORT = 8765
-SMTP_PORT = 8025
 ANALYST = "analyst@example.org"
+
+
+class DemoError(Exception):
+    """The demo cannot start (a port asked for is taken); the message says what to do."""
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def previous_site_port(demo_dir: Path) -> int | None:
+    """The port the site had in the demo's last run (from the feeds it wrote), if any."""
+    try:
+        feeds = yaml.safe_load((demo_dir / "config" / "feeds.yaml").read_text(encoding="utf-8"))["feeds"]
+        return urlsplit(str(feeds[0]["url"])).port
+    except (OSError, yaml.YAMLError, KeyError, IndexError, TypeError, ValueError):
+        return None
+
+
+def choose_site_port(demo_dir: Path, requested: int | None) -> tuple[int, str]:
+    """The site's port and, when it is not the usual one, why (to tell the user)."""
+    if requested is not None:
+        if not port_is_free(requested):
+            raise DemoError(f"--site-port {requested} is in use; pick another, or drop the option to choose a free one")
+        return requested, ""
+    previous = previous_site_port(demo_dir)
+    for port in dict.fromkeys(p for p in (previous, SITE_PORT) if p):
+        if port_is_free(port):
+            moved = previous is not None and port != previous
+            return port, (f"port {previous} is in use: the site moved, so its articles count as new" if moved else "")
+    busy = previous or SITE_PORT
+    port = free_port()
+    note = f"port {busy} is in use, so the site is on {port}"
+    if previous is not None:
+        note += ": the site moved, so its articles count as new (--site-port keeps it fixed)"
+    return port, note
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
 
 
 def demo_feeds(site_url: str) -> list[dict[str, object]]:
@@ -103,7 +153,6 @@ def write_config(
             "seeds_dir": str(PROJECT_DIR / "seeds"),
             "var_dir": str(demo_dir),
         },
-        "kibana_base_url": "http://localhost:5601",
     }
     feeds_file = {"feeds": demo_feeds(site_url) if feeds is None else feeds}
     alerts_file = {"rules": demo_alerts() if alerts is None else alerts}
@@ -123,22 +172,42 @@ def serve_site(site: LocalSite, site_dir: Path = SITE_DIR) -> None:
     site.add("/robots.txt", "User-agent: *\nAllow: /\n", content_type="text/plain")
 
 
-def run_demo(console: Console, *, fresh: bool = False, through_airflow: bool = True) -> int:
+def run_demo(
+    console: Console,
+    *,
+    fresh: bool = False,
+    through_airflow: bool = True,
+    demo_dir: Path = DEMO_DIR,
+    site_port: int | None = None,
+    smtp_port: int | None = None,
+) -> int:
+    """Run the demo in ``demo_dir``; ports are chosen free unless given. Returns an exit code."""
     from seedwatch.report import print_demo_summary
 
-    if fresh and DEMO_DIR.exists():
-        shutil.rmtree(DEMO_DIR)
-    DEMO_DIR.mkdir(parents=True, exist_ok=True)
+    if fresh and demo_dir.exists():
+        shutil.rmtree(demo_dir)
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        port, note = choose_site_port(demo_dir, site_port)
+        if smtp_port is not None and not port_is_free(smtp_port):
+            raise DemoError(f"--smtp-port {smtp_port} is in use; pick another, or drop the option to choose a free one")
+    except DemoError as exc:
+        console.print(Text(str(exc), style="red"), soft_wrap=True)
+        return 2
     started = datetime.now(UTC)
-    with LocalSite(port=SITE_PORT) as site, MailSink(port=SMTP_PORT, save_dir=DEMO_DIR / "mail") as sink:
+    with LocalSite(port=port) as site, MailSink(port=smtp_port or 0, save_dir=demo_dir / "mail") as sink:
         serve_site(site)
-        config_dir = write_config(DEMO_DIR, site_url=site.base_url, smtp_port=sink.port)
+        config_dir = write_config(demo_dir, site_url=site.base_url, smtp_port=sink.port)
         console.print(
-            f"[bold]seedwatch demo[/]  news site {site.base_url}  ·  SMTP 127.0.0.1:{sink.port}  ·  state {DEMO_DIR}"
+            f"[bold]seedwatch demo[/]  news site {site.base_url}  ·  SMTP 127.0.0.1:{sink.port}"
+            f"  ·  state {display_path(demo_dir)}",
+            soft_wrap=True,
         )
+        if note:
+            console.print(f"[yellow]{note}[/]", soft_wrap=True)
         clock = time.perf_counter()
         if through_airflow:
-            env = airflow_env(DEMO_DIR / "airflow", config_dir)
+            env = airflow_env(demo_dir / "airflow", config_dir)
             with console.status(
                 "Airflow: airflow dags test seedwatch_monitor (first run also creates Airflow's database)"
             ):
@@ -146,7 +215,8 @@ def run_demo(console: Console, *, fresh: bool = False, through_airflow: bool = T
             if result.returncode != 0:
                 console.print(result.stdout[-4000:], result.stderr[-4000:], markup=False)
                 console.print(
-                    f"[red]The DAG run failed (exit {result.returncode}); Airflow's logs are under {DEMO_DIR / 'airflow'}[/]"
+                    f"[red]The DAG run failed (exit {result.returncode}); "
+                    f"Airflow's logs are under {display_path(demo_dir / 'airflow')}[/]"
                 )
                 return 1
         else:
@@ -167,3 +237,11 @@ def run_demo(console: Console, *, fresh: bool = False, through_airflow: bool = T
             runner="Airflow (airflow dags test seedwatch_monitor)" if through_airflow else "in-process",
         )
     return 0
+
+
+def display_path(path: Path) -> str:
+    """``path`` relative to the working directory when it is below it (short, copyable)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -8,15 +8,17 @@ links are kept only when they are http(s).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
+import yaml
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
@@ -145,6 +147,26 @@ def kibana_url(rule: AlertRule, base_url: str | None) -> str | None:
     return f"{base_url.rstrip('/')}/app/discover#/?_a=(query:(language:kuery,query:{query}))"
 
 
+def readable_topic(topic: str) -> str:
+    """A topic id as words: ``north_sea_fisheries`` → ``North sea fisheries``."""
+    return topic.replace("_", " ").replace("-", " ").strip().capitalize()
+
+
+def topic_titles(topics_dir: Path, topics: Iterable[str]) -> dict[str, str]:
+    """Each topic's title: ``title:`` of its profile file (``topics_dir/<topic>.yaml``),
+    else its id made readable. Read without building the profile (cheap, every run)."""
+    titles = {}
+    for topic in topics:
+        title = None
+        try:
+            data = yaml.safe_load((topics_dir / f"{topic}.yaml").read_text(encoding="utf-8"))
+            title = data.get("title") if isinstance(data, dict) else None
+        except (OSError, yaml.YAMLError):
+            pass  # no profile file, or one the profile loader reports: the readable id will do
+        titles[topic] = one_line(title) if isinstance(title, str) and title.strip() else readable_topic(topic)
+    return titles
+
+
 def subject_for(rule: AlertRule, stories: Sequence[Story], top_title: str) -> str:
     new = sum(not s.is_update for s in stories)
     updates = len(stories) - new
@@ -164,12 +186,17 @@ def compose(
     now: datetime,
     kibana: str | None,
     message_id: str,
+    topic_title: str | None = None,
 ) -> EmailMessage:
-    """The email for ``stories`` (already in the order to show, the top one first)."""
+    """The email for ``stories`` (already in the order to show, the top one first).
+
+    ``topic_title``: how the email names the topic (see :func:`topic_titles`); without
+    one, the topic's id made readable."""
     views = [_story_view(s, rule, now) for s in stories]
     subject = subject_for(rule, stories, views[0]["title"])
     count = len(stories)
-    heading = f"{count} relevant {'story' if count == 1 else 'stories'} for {rule.topic}"
+    title = one_line(topic_title) or readable_topic(rule.topic)
+    heading = f"{count} relevant {'story' if count == 1 else 'stories'}: {title}"
     context = {
         "subject": subject,
         "heading": heading,
@@ -186,4 +213,7 @@ def compose(
     message["X-Seedwatch-Rule"] = rule.name
     message.set_content(_TEXT.get_template("stories.txt.j2").render(context))
     message.add_alternative(_HTML.get_template("stories.html.j2").render(context), subtype="html")
+    # Headers fold only past RFC 5322's hard limit: at 78 characters, the library moves a
+    # subject that fits on a line of its own to the next line, leaving "Subject:" empty.
+    message.policy = message.policy.clone(max_line_length=998)
     return message

@@ -12,7 +12,7 @@ Per rule, under a named lease (one sender at a time):
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -209,6 +209,7 @@ def _send_rule(
     matcher: Callable[[str, dict], bool] | None,
     outbox_dir: Path | None,
     report: SendReport,
+    topic_title: str | None = None,
 ) -> None:
     with engine.connect() as conn:
         due_now, slot = digest_due(conn, rule, now)
@@ -240,7 +241,9 @@ def _send_rule(
 
     delivered = True
     for mid, group in interrupted.items():
-        delivered &= _send_email(engine, rule, smtp, group, mid, ledger, now, kibana, outbox_dir, report)
+        delivered &= _send_email(
+            engine, rule, smtp, group, mid, ledger, now, kibana, outbox_dir, report, topic_title=topic_title
+        )
     if due:
         delivered &= _send_email(
             engine,
@@ -253,6 +256,7 @@ def _send_rule(
             kibana,
             outbox_dir,
             report,
+            topic_title=topic_title,
         )
     if slot is not None and delivered:
         _record_slot(engine, rule, slot, now)
@@ -277,6 +281,8 @@ def _send_email(
     kibana: str | None,
     outbox_dir: Path | None,
     report: SendReport,
+    *,
+    topic_title: str | None = None,
 ) -> bool:
     """Claim, send, record. False if the server could not take the email (deferred)."""
     stories = _ordered(stories)
@@ -302,7 +308,7 @@ def _send_email(
                 stmt.on_conflict_do_update(index_elements=[alert_ledger.c.rule, alert_ledger.c.story_id], set_=values)
             )
 
-    message = compose(rule, smtp, stories, now=now, kibana=kibana, message_id=mid)
+    message = compose(rule, smtp, stories, now=now, kibana=kibana, message_id=mid, topic_title=topic_title)
     try:  # 2. send
         refused = deliver(smtp, message, rule.recipients)
     except DELIVERY_ERRORS as exc:
@@ -372,8 +378,11 @@ def send_due_alerts(
     kibana_base_url: str | None = None,
     query_matcher: Callable[[str, dict], bool] | None = None,
     outbox_dir: Path | None = None,
+    topic_titles: Mapping[str, str] | None = None,
 ) -> SendReport:
-    """Send every story rule's due alerts; SMTP failures are deferred to a later run, never raised."""
+    """Send every story rule's due alerts; SMTP failures are deferred to a later run, never raised.
+
+    ``topic_titles``: topic → the title emails name it by (``compose.topic_titles``)."""
     from seedwatch.store import StateStore
 
     report = SendReport()
@@ -397,6 +406,7 @@ def send_due_alerts(
                 matcher=query_matcher,
                 outbox_dir=outbox_dir,
                 report=report,
+                topic_title=(topic_titles or {}).get(rule.topic),
             )
         finally:
             store.release_lease(lease, owner=owner)

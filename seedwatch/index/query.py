@@ -64,7 +64,15 @@ class QuerySyntaxError(QueryError):
         self.message = message
         self.position = position
         self.query = query
-        super().__init__(f"{message} at position {position}: {query!r}")
+        super().__init__(f"{message} at position {position}: {_excerpt(query, position)!r}")
+
+
+def _excerpt(query: str, position: int, width: int = 60) -> str:
+    """The part of a long query around ``position``, for a message that stays one line."""
+    if len(query) <= width:
+        return query
+    start = max(0, min(position - width // 2, len(query) - width))
+    return ("…" if start else "") + query[start : start + width] + ("…" if start + width < len(query) else "")
 
 
 # -- folding and tokens -----------------------------------------------------------
@@ -267,14 +275,12 @@ def _lex(query: str) -> Iterator[_Token]:
 class _Parser:
     def __init__(self, query: str) -> None:
         if len(query) > MAX_QUERY_CHARS:
-            raise QuerySyntaxError(
-                f"query too long ({len(query)} characters; at most {MAX_QUERY_CHARS})", 0, query[:80] + "…"
-            )
+            raise QuerySyntaxError(f"query too long ({len(query)} characters; at most {MAX_QUERY_CHARS})", 0, query)
         self.query = query
         self.tokens = list(_lex(query))
         terms = sum(token.kind in ("word", "phrase", "field") for token in self.tokens)
         if terms > MAX_TERMS:
-            raise QuerySyntaxError(f"too many terms ({terms}; at most {MAX_TERMS})", 0, query[:80] + "…")
+            raise QuerySyntaxError(f"too many terms ({terms}; at most {MAX_TERMS})", 0, query)
         self.i = 0
         self.depth = 0
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from seedwatch.relevance.evaluate import DatasetError, evaluate, read_items
+from seedwatch.models import TopicTag
+from seedwatch.relevance.evaluate import DatasetError, LabelledItem, evaluate
 from seedwatch.relevance.profile import ProfileError, TopicProfile, load_profiles
 from seedwatch.relevance.scorer import tag_article
 
@@ -131,12 +134,18 @@ def eval_relevance(
             Console(stderr=True).print(f"[red]which topic?[/red] pass --topic, one of: {', '.join(sorted(profiles))}")
             return 2
         topic = next(iter(profiles))
+    # An evaluation on part of the file would mislead: the first bad line stops it.
     try:
-        items = read_items(file)
-    except (DatasetError, OSError) as exc:
-        Console(stderr=True).print(f"[red]cannot read {file}:[/red] {exc}")
+        items = list(read_lines(file, require_grade=True))
+    except OSError as exc:
+        Console(stderr=True).print(Text(f"cannot read {file}: {exc.strerror or exc}", style="red"))
         return 1
-    report = evaluate(profiles[topic], items)
+    errors = [item for item in items if isinstance(item, DatasetError)]
+    if errors:
+        more = f" (and {len(errors) - 1} more bad line(s))" if len(errors) > 1 else ""
+        Console(stderr=True, soft_wrap=True).print(Text(f"{errors[0]}{more}", style="red"))
+        return 1
+    report = evaluate(profiles[topic], [item for item in items if isinstance(item, LabelledItem)])
     if folds > 1:
         from seedwatch.relevance.crossval import cross_validate
 
@@ -197,6 +206,49 @@ def _print_report(console: Console, file: Path, topic: str, report: dict) -> Non
         )
 
 
+def read_lines(file: Path, *, require_grade: bool) -> Iterator[LabelledItem | DatasetError]:
+    """Each non-blank line of a JSON-lines file as an item, or as the error that names it.
+
+    Bytes are decoded per line, so one line that is not UTF-8 spoils only itself.
+    """
+    with Path(file).open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            where = f"{file}:{number}"
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield DatasetError(f"{where}: not UTF-8 (byte {exc.start + 1}); save the file as UTF-8")
+                continue
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield DatasetError(f"{where}: not valid JSON ({exc.msg}, column {exc.colno})")
+                continue
+            yield _item(row, where, number, require_grade=require_grade)
+
+
+def _item(row: object, where: str, number: int, *, require_grade: bool) -> LabelledItem | DatasetError:
+    if not isinstance(row, dict):
+        return DatasetError(f"{where}: a line must be a JSON object with title and text, not {type(row).__name__}")
+    for key in ("title", "text", "language"):
+        if row.get(key) is not None and not isinstance(row[key], str):
+            return DatasetError(f"{where}: field '{key}' must be a string, got {type(row[key]).__name__}")
+    grade = row.get("grade")
+    if require_grade and (grade not in (0, 1, 2) or isinstance(grade, bool)):
+        return DatasetError(f"{where}: field 'grade' must be 0, 1 or 2, got {grade!r}")
+    optional = {key: row.get(key) for key in ("neg_type", "reason", "split_group")}
+    return LabelledItem(
+        id=str(row.get("id", number)),
+        title=row.get("title") or "",
+        text=row.get("text") or "",
+        grade=grade if grade in (0, 1, 2) else -1,
+        language=row.get("language"),
+        **{key: str(value) if value is not None else None for key, value in optional.items()},
+    )
+
+
 def tag_file(
     file: Path,
     topic: str | None,
@@ -206,32 +258,41 @@ def tag_file(
     seeds_only: bool = False,
     other_seeds: bool = False,
 ) -> int:
-    """Tag every item of a JSON-lines file; one JSON line per item and topic on stdout."""
+    """Tag every item of a JSON-lines file; one JSON line per item and topic on stdout.
+
+    A bad line is named on stderr and skipped; the others are tagged; the exit code is 1
+    when any line was bad.
+    """
     profiles = _profiles(topics_dir, seeds_dir, topic, seeds_only=seeds_only, other_seeds=other_seeds)
     if profiles is None:
         return 2
-    try:
-        items = read_items(file, require_grade=False)
-    except (DatasetError, OSError) as exc:
-        Console(stderr=True).print(f"[red]cannot read {file}:[/red] {exc}")
-        return 1
+    err = Console(stderr=True, soft_wrap=True)
+    bad = 0
     out = sys.stdout
-    for item in items:
-        for profile in profiles.values():
-            tag = tag_article(profile, title=item.title, text=item.text, language=item.language)
-            out.write(
-                json.dumps(
-                    {
-                        "id": item.id,
-                        "topic": tag.topic,
-                        "grade": tag.grade,
-                        "score": tag.score,
-                        "facets": list(tag.facets),
-                        "actors": list(tag.actors),
-                        "explanation": tag.explanation,
-                    },
-                    ensure_ascii=False,
-                )
-                + "\n"
-            )
-    return 0
+    try:
+        for item in read_lines(file, require_grade=False):
+            if isinstance(item, DatasetError):
+                bad += 1
+                err.print(Text(str(item), style="red"))
+                continue
+            for profile in profiles.values():
+                tag = tag_article(profile, title=item.title, text=item.text, language=item.language)
+                out.write(json.dumps(_tag_json(item.id, tag), ensure_ascii=False) + "\n")
+    except OSError as exc:
+        err.print(Text(f"cannot read {file}: {exc.strerror or exc}", style="red"))
+        return 1
+    if bad:
+        err.print(f"{bad} line(s) skipped; the others were tagged")
+    return 1 if bad else 0
+
+
+def _tag_json(item_id: str, tag: TopicTag) -> dict[str, object]:
+    return {
+        "id": item_id,
+        "topic": tag.topic,
+        "grade": tag.grade,
+        "score": tag.score,
+        "facets": list(tag.facets),
+        "actors": list(tag.actors),
+        "explanation": tag.explanation,
+    }
