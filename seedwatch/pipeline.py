@@ -26,7 +26,7 @@ from seedwatch.errors import StoreError
 from seedwatch.models import Article, FeedEntry, PollStatus, TopicTag, stable_id
 from seedwatch.processing import CLI_ARTICLE_BATCH, ProcessSummary, pool_size, process_articles
 from seedwatch.settings import Settings
-from seedwatch.store import NewArticle, StateStore, StoryBatch, StoryIndex, as_utc, new_owner
+from seedwatch.store import NewArticle, StateStore, StoryIndex, as_utc, new_owner
 
 log = structlog.get_logger(__name__)
 

@@ -212,7 +212,8 @@ def test_stories_group_copies_and_near_copies_whatever_the_batch(state_url: str,
         for n, name in enumerate(texts)
     }
     owner = new_owner()
-    store.claim_articles(list(ids.values()), now=NOW, owner=owner, lease_s=600, max_attempts=3)
+    later = NOW + timedelta(len(texts))  # after the last discovery
+    store.claim_articles(list(ids.values()), now=later, owner=owner, lease_s=600, max_attempts=3)
     store.save_processed_many(
         [
             (
@@ -231,8 +232,9 @@ def test_stories_group_copies_and_near_copies_whatever_the_batch(state_url: str,
         ],
         owner=owner,
     )
-    settings = SimpleNamespace(state=SimpleNamespace(url=state_url), pipeline=SimpleNamespace(lease_s=600))
-    summary = assign_stories(settings, now=NOW, batch=batch)  # type: ignore[arg-type]
+    from seedwatch.settings import Settings
+
+    summary = assign_stories(Settings(state={"url": state_url}), now=NOW, batch=batch)
     with store.engine.connect() as conn:
         story_of = dict(conn.execute(sa.select(articles.c.title, articles.c.story_id)).all())
         counts = dict(conn.execute(sa.select(stories.c.story_id, stories.c.article_count)).all())

@@ -123,6 +123,29 @@ stories = Table(
     Column("first_seen_at", UTC, nullable=False),
     Column("updated_at", UTC, nullable=False),
     Column("article_count", Integer, nullable=False, default=1),
+    # The event (seedwatch.stories.events): its latest article, centroid and face.
+    Column("last_seen_at", UTC),
+    Column("centroid", JSON),  # {"words": {term: weight}, "names": {term: weight}}
+    Column("headline_similarity", Float, nullable=False, default=0.0),
+    Column("outlets", JSON, nullable=False, default=list),
+    Column("languages", JSON, nullable=False, default=list),
+)
+
+# Event stories: in how many articles each event term appears (the key "*" counts the
+# articles), and the stories posted under each article's most salient terms, which is
+# where an article looks for the story of its event.
+story_term_df = Table(
+    "story_term_df",
+    metadata,
+    Column("term", String(120), primary_key=True),
+    Column("df", Integer, nullable=False),
+)
+
+story_postings = Table(
+    "story_postings",
+    metadata,
+    Column("term", String(120), primary_key=True),
+    Column("story_id", ID, primary_key=True),
 )
 
 # Articles waiting for the article index to acknowledge them. A row is deleted

@@ -1,0 +1,149 @@
+"""Event stories in the state store: load what a batch can touch, write back what changed.
+
+:class:`seedwatch.stories.events.EventIndex` clusters in memory. For a batch of articles
+the pipeline loads from the store only what those articles can reach: the document
+frequencies of their terms, and the stories posted under their most salient terms
+(open within the window). After assignment it writes the frequency increments, the new
+postings and the touched stories' centroids and faces, in the batch's transaction. One
+assigner runs at a time (the ``assign-stories`` lease), so increments never race.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from seedwatch.store.schema import stories, story_postings, story_term_df
+from seedwatch.stories.events import LOOKUP_TERMS, EventIndex, EventStory
+
+__all__ = ["load_event_index", "load_event_story", "save_event_index"]
+
+DOCUMENTS_KEY = "*"  # the row of story_term_df that counts articles (no term starts with "*")
+_CHUNK = 500  # terms per IN (...) list: well inside SQLite's and PostgreSQL's limits
+
+
+def _chunks(values: Sequence[str]) -> Iterable[list[str]]:
+    for start in range(0, len(values), _CHUNK):
+        yield list(values[start : start + _CHUNK])
+
+
+def _story(row: Mapping[str, Any]) -> EventStory:
+    centroid = row["centroid"] or {}
+    last_seen = row["last_seen_at"]
+    return EventStory(
+        story_id=row["story_id"],
+        words=dict(centroid.get("words", {})),
+        names=dict(centroid.get("names", {})),
+        first_at=_utc(row["first_seen_at"]),
+        last_at=_utc(last_seen),
+        articles=row["article_count"],
+        headline=row["title"],
+        headline_similarity=row["headline_similarity"] or 0.0,
+        outlets=list(row["outlets"] or []),
+        languages=list(row["languages"] or []),
+    )
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def load_event_index(
+    conn: sa.Connection, batch_terms: Sequence[Mapping[str, float]], *, index: EventIndex, since: datetime | None
+) -> EventIndex:
+    """Fill ``index`` with the frequencies and candidate stories the batch can reach."""
+    terms = sorted({term for terms in batch_terms for term in terms} | {DOCUMENTS_KEY})
+    for chunk in _chunks(terms):
+        for term, df in conn.execute(
+            sa.select(story_term_df.c.term, story_term_df.c.df).where(story_term_df.c.term.in_(chunk))
+        ):
+            if term == DOCUMENTS_KEY:
+                index.documents = df
+            else:
+                index.df[term] = df
+    # The terms an article looks its story up by, as weighed with what the store knows now.
+    lookup = sorted({term for terms in batch_terms for term in _salient(index, terms)})
+    story_ids: set[str] = set()
+    for chunk in _chunks(lookup):
+        query = sa.select(story_postings.c.term, story_postings.c.story_id).where(story_postings.c.term.in_(chunk))
+        if since is not None:
+            open_stories = sa.select(stories.c.story_id).where(stories.c.last_seen_at >= since)
+            query = query.where(story_postings.c.story_id.in_(open_stories))
+        for term, story_id in conn.execute(query):
+            index.postings.setdefault(term, set()).add(story_id)
+            story_ids.add(story_id)
+    for chunk in _chunks(sorted(story_ids)):
+        for row in conn.execute(sa.select(stories).where(stories.c.story_id.in_(chunk))):
+            index.stories[row.story_id] = _story(row._mapping)
+    return index
+
+
+def _salient(index: EventIndex, terms: Mapping[str, float]) -> list[str]:
+    vector = index.vector(terms)
+    return sorted(vector, key=lambda term: (-vector[term], term))[:LOOKUP_TERMS]
+
+
+def load_event_story(conn: sa.Connection, index: EventIndex, story_id: str) -> EventStory | None:
+    """The story a copy joined, read once if the batch did not load it as a candidate."""
+    if story_id not in index.stories:
+        row = conn.execute(sa.select(stories).where(stories.c.story_id == story_id)).first()
+        if row is None:
+            return None
+        index.stories[story_id] = _story(row._mapping)
+    return index.stories[story_id]
+
+
+def save_event_index(conn: sa.Connection, index: EventIndex, insert: Any) -> None:
+    """Write what changed: frequency increments, new postings, touched stories.
+
+    ``insert`` is the store's dialect-specific INSERT (``StateStore._insert``), for upserts.
+    Stories are updated, not inserted: :meth:`StoryIndex.write` has inserted the new ones.
+    """
+    if index.documents_added:
+        delta = dict(index.df_delta)
+        delta[DOCUMENTS_KEY] = index.documents_added
+        stmt = insert(story_term_df)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[story_term_df.c.term], set_={"df": story_term_df.c.df + stmt.excluded.df}
+            ),
+            [{"term": term, "df": count} for term, count in sorted(delta.items()) if count],
+        )
+    if index.new_postings:
+        conn.execute(
+            insert(story_postings).on_conflict_do_nothing(),
+            [{"term": term, "story_id": story_id} for term, story_id in sorted(index.new_postings)],
+        )
+    touched = [index.stories[story_id] for story_id in sorted(index.touched) if story_id in index.stories]
+    if touched:
+        conn.execute(
+            sa.update(stories)
+            .where(stories.c.story_id == sa.bindparam("key"))
+            .values(
+                title=sa.bindparam("headline"),
+                last_seen_at=sa.bindparam("last_seen"),
+                centroid=sa.bindparam("centroid_terms"),
+                headline_similarity=sa.bindparam("similarity"),
+                outlets=sa.bindparam("outlet_names"),
+                languages=sa.bindparam("language_codes"),
+            ),
+            [
+                {
+                    "key": story.story_id,
+                    "headline": story.headline,
+                    "last_seen": story.last_at,
+                    "centroid_terms": {"words": story.words, "names": story.names},
+                    "similarity": story.headline_similarity,
+                    "outlet_names": story.outlets,
+                    "language_codes": story.languages,
+                }
+                for story in touched
+            ],
+        )
+    index.df_delta.clear()
+    index.new_postings.clear()
+    index.touched.clear()
+    index.documents_added = 0

@@ -1,0 +1,275 @@
+"""Online assignment of articles to event stories.
+
+Each article, in stream order, either joins the story of the same event or starts a new
+one. An article is a TF-IDF vector of its event terms (:mod:`seedwatch.stories.features`)
+with document frequencies counted over the stream itself, so the weights follow whatever
+the feeds publish, in any language. A story is the sum of its articles' vectors (its
+centroid), kept in two parts: words, and names with numbers. An article is compared with
+a story by
+
+    similarity = (cosine of words + cosine of names and numbers) / 2
+                 - KEY_MISS_PENALTY * share of the article's key names the story never had
+
+The first part says "same kind of news"; names and numbers say "same event", and the
+penalty keeps an article whose main participants are new to a story out of it (two
+earthquakes share "quake", "magnitude" and the country, not the island or the toll).
+The article joins the most similar story if that similarity reaches ``JOIN_THRESHOLD``
+and the article falls within ``window`` of the story's span of reports; else it starts a story.
+
+Candidates come from postings: each article posts its ``POSTED_TERMS`` most salient
+terms to its story, and an article looks up the stories posted under its own
+``LOOKUP_TERMS`` most salient terms, ranked by how many they share; never a scan of all
+stories. The thresholds were chosen on the ECB+ development set by cross-validation
+over its events (docs/stories.md).
+
+:class:`EventIndex` holds the state in memory. The pipeline loads the part of the state a
+batch of articles can touch from the state store, assigns, and writes back what changed
+(:class:`seedwatch.store.StoryIndex`); ``seedwatch cluster`` uses it as it is.
+"""
+
+from __future__ import annotations
+
+import functools
+import heapq
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+__all__ = [
+    "JOIN_THRESHOLD",
+    "Assignment",
+    "EventIndex",
+    "EventStory",
+]
+
+JOIN_THRESHOLD = 0.20
+KEY_MISS_PENALTY = 0.10
+# Words of everyday vocabulary (in any of the languages of resources/common_words.json)
+# weigh half: two events of one kind share them ("quake", "injured", "acquire").
+COMMON_WORD_WEIGHT = 0.5
+KEY_NAMES = 3  # an article's key names: its most salient names and numbers
+LOOKUP_TERMS = 20
+POSTED_TERMS = 10
+MAX_CANDIDATES = 20
+# A story keeps its strongest terms only: enough to recognise its event, bounded in the store.
+CENTROID_WORDS = 120
+CENTROID_NAMES = 60
+# A story stays open this long beyond its span of reports: follow-ups within weeks join it;
+# the same people and places months later are another story (docs/stories.md).
+DEFAULT_WINDOW = timedelta(days=30)
+
+Vector = dict[str, float]
+
+
+def _is_name(term: str) -> bool:
+    return not term.startswith("w:")
+
+
+@functools.cache
+def _common_words() -> frozenset[str]:
+    from seedwatch.relevance.resources import common_words
+
+    return frozenset(word for words in common_words().values() for word in words)
+
+
+def _norm(vector: Mapping[str, float]) -> float:
+    return math.sqrt(sum(value * value for value in vector.values())) or 1.0
+
+
+def _unit(vector: Mapping[str, float]) -> Vector:
+    length = _norm(vector)
+    return {term: value / length for term, value in vector.items()}
+
+
+def _dot(small: Mapping[str, float], large: Mapping[str, float]) -> float:
+    if len(small) > len(large):
+        small, large = large, small
+    return sum(value * large.get(term, 0.0) for term, value in small.items())
+
+
+def _top(vector: Mapping[str, float], count: int) -> Vector:
+    if len(vector) <= count:
+        return dict(vector)
+    return dict(heapq.nlargest(count, vector.items(), key=lambda item: (item[1], item[0])))
+
+
+@dataclass
+class EventStory:
+    """A story's event: its centroid, when it was last reported, and its face."""
+
+    story_id: str
+    words: Vector = field(default_factory=dict)  # sum of its articles' unit word vectors
+    names: Vector = field(default_factory=dict)  # same, for names and numbers
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+    articles: int = 0
+    headline: str = ""
+    headline_similarity: float = 0.0
+    outlets: list[str] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
+
+    def add(self, words: Vector, names: Vector) -> None:
+        for target, part, keep in ((self.words, words, CENTROID_WORDS), (self.names, names, CENTROID_NAMES)):
+            for term, value in part.items():
+                target[term] = target.get(term, 0.0) + value
+            if len(target) > keep * 2:  # trim now and then, not on every article
+                trimmed = _top(target, keep)
+                target.clear()
+                target.update(trimmed)
+
+    def gap_days(self, at: datetime | None) -> float:
+        """Days from ``at`` to the story's span of reports (0 inside it, or when a date is unknown)."""
+        if at is None or self.first_at is None or self.last_at is None:
+            return 0.0
+        if self.first_at <= at <= self.last_at:
+            return 0.0
+        nearest = self.first_at if at < self.first_at else self.last_at
+        return abs((at - nearest).total_seconds()) / 86400
+
+    def within(self, at: datetime | None, window: timedelta | None) -> bool:
+        return window is None or self.gap_days(at) <= window.total_seconds() / 86400
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Where an article went: its story, whether it started it, and how close it was."""
+
+    story_id: str
+    new: bool
+    similarity: float
+
+
+@dataclass
+class EventIndex:
+    """Document frequencies, stories and postings: the state of online event clustering."""
+
+    window: timedelta | None = DEFAULT_WINDOW
+    threshold: float = JOIN_THRESHOLD
+    documents: int = 0
+    documents_added: int = 0  # since the state was loaded
+    df: Counter[str] = field(default_factory=Counter)
+    stories: dict[str, EventStory] = field(default_factory=dict)
+    postings: dict[str, set[str]] = field(default_factory=dict)
+    # What changed since the state was loaded, for the store to write back.
+    df_delta: Counter[str] = field(default_factory=Counter)
+    new_postings: set[tuple[str, str]] = field(default_factory=set)
+    touched: set[str] = field(default_factory=set)
+
+    # -- the algorithm ---------------------------------------------------------------
+
+    def vector(self, terms: Mapping[str, float]) -> Vector:
+        """The article's TF-IDF vector (sublinear term counts, smoothed IDF)."""
+        total = self.documents + 1
+        common = _common_words()
+        vector = {}
+        for term, count in terms.items():
+            if count <= 0:
+                continue
+            weight = math.log1p(count) * (math.log(total / (self.df.get(term, 0) + 1)) + 1.0)
+            vector[term] = weight * COMMON_WORD_WEIGHT if term[2:] in common and term.startswith("w:") else weight
+        return vector
+
+    def count_document(self, terms: Iterable[str]) -> None:
+        """Count an article in the document frequencies (before weighing it)."""
+        self.documents += 1
+        self.documents_added += 1
+        for term in terms:
+            self.df[term] += 1
+            self.df_delta[term] += 1
+
+    def similarity(self, words: Vector, names: Vector, key_names: list[str], story: EventStory) -> float:
+        word_cosine = _dot(words, story.words) / _norm(story.words) if story.words else 0.0
+        name_cosine = _dot(names, story.names) / _norm(story.names) if story.names and names else 0.0
+        missing = sum(1 for term in key_names if term not in story.names) / len(key_names) if key_names else 0.0
+        return (word_cosine + name_cosine) / 2 - KEY_MISS_PENALTY * missing
+
+    def candidates(self, vector: Vector, at: datetime | None) -> list[EventStory]:
+        shared: Counter[str] = Counter()
+        for term in _top(vector, LOOKUP_TERMS):
+            shared.update(self.postings.get(term, ()))
+        ranked = sorted(shared.items(), key=lambda item: (-item[1], item[0]))
+        stories = (self.stories.get(story_id) for story_id, _ in ranked)
+        return [story for story in stories if story is not None and story.within(at, self.window)][:MAX_CANDIDATES]
+
+    def assign(
+        self,
+        article_id: str,
+        terms: Mapping[str, float],
+        *,
+        at: datetime | None = None,
+        title: str = "",
+        outlet: str = "",
+        language: str = "",
+    ) -> Assignment:
+        """Put an article in the story of its event, or start one under ``article_id``."""
+        self.count_document(terms)
+        vector = self.vector(terms)
+        words = _unit({term: value for term, value in vector.items() if not _is_name(term)})
+        names = _unit({term: value for term, value in vector.items() if _is_name(term)})
+        key_names = list(_top(names, KEY_NAMES))
+        best, best_similarity = None, -1.0
+        for story in self.candidates(vector, at):
+            similarity = self.similarity(words, names, key_names, story)
+            if similarity > best_similarity:
+                best, best_similarity = story, similarity
+        new = best is None or best_similarity < self.threshold
+        if new:
+            best = self.stories[article_id] = EventStory(article_id, first_at=at, headline=title)
+            best_similarity = 0.0
+        assert best is not None
+        self._join(best, words, names, vector, at=at, title=title, similarity=best_similarity, new=new)
+        self._note_source(best, outlet, language)
+        return Assignment(best.story_id, new, round(best_similarity, 4))
+
+    def add_copy(self, story_id: str, *, at: datetime | None, outlet: str = "", language: str = "") -> None:
+        """A copy of an article (same text, near-duplicate) joined ``story_id`` at a cheaper level."""
+        story = self.stories.get(story_id)
+        if story is None:
+            return
+        story.articles += 1
+        if at is not None and (story.last_at is None or at > story.last_at):
+            story.last_at = at
+        self._note_source(story, outlet, language)
+        self.touched.add(story_id)
+
+    # -- bookkeeping -----------------------------------------------------------------
+
+    def _join(
+        self,
+        story: EventStory,
+        words: Vector,
+        names: Vector,
+        vector: Vector,
+        *,
+        at: datetime | None,
+        title: str,
+        similarity: float,
+        new: bool,
+    ) -> None:
+        story.add(words, names)
+        story.articles += 1
+        if at is not None:
+            story.first_at = min(story.first_at or at, at)
+            story.last_at = max(story.last_at or at, at)
+        # The headline is the title of the most central article: the one that joined most
+        # closely. The second article is exactly as close to the first as the first to it,
+        # so the first keeps the headline and that similarity becomes the mark to beat.
+        if not new and similarity > story.headline_similarity:
+            if story.articles > 2 and title:
+                story.headline = title
+            story.headline_similarity = similarity
+        for term in _top(vector, POSTED_TERMS):
+            posted = self.postings.setdefault(term, set())
+            if story.story_id not in posted:
+                posted.add(story.story_id)
+                self.new_postings.add((term, story.story_id))
+        self.touched.add(story.story_id)
+
+    @staticmethod
+    def _note_source(story: EventStory, outlet: str, language: str) -> None:
+        if outlet and outlet not in story.outlets:
+            story.outlets.append(outlet)
+        if language and language not in story.languages:
+            story.languages.append(language)
