@@ -90,9 +90,9 @@ class PipelineSettings(_Strict):
     retry_fetch_after_s: int = Field(1800, ge=0)
     processes: int = Field(0, ge=0)  # CPU workers for extraction and tagging; 0 = one per core
     lease_s: int = Field(900, ge=30)  # how long a worker owns claimed feeds or articles
-    # An article joins an event story whose latest article is at most this many days from
-    # its own; 0 keeps stories open for ever (docs/stories.md on choosing it).
-    story_window_days: int = Field(730, ge=0)
+    # An article joins an event story only within this many days of the story's reports;
+    # 0 keeps stories open for ever (docs/stories.md on choosing it).
+    story_window_days: int = Field(30, ge=0)
     timezone: str = "UTC"
 
     @field_validator("timezone")
