@@ -71,7 +71,10 @@ def test_executor_and_security_settings() -> None:
     assert env["AIRFLOW__CORE__EXECUTOR"] == "${AIRFLOW_EXECUTOR:-LocalExecutor}"
     assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://")
     assert "postgres" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
-    assert env["SEEDWATCH_INDEX_BACKEND"] == "elasticsearch" and env["SEEDWATCH_ES_URL"] == "http://elasticsearch:9200"
+    defaults = parse_dotenv((ROOT / ".env.example").read_text())
+    assert env["SEEDWATCH_INDEX_BACKEND"] == "elasticsearch"
+    assert interpolate(env["SEEDWATCH_ES_URL"], defaults) == "http://elasticsearch:9200"
+    assert interpolate(env["SEEDWATCH_ES_URL"], {}) == "http://elasticsearch:9200"  # also without .env
     assert "FabAuthManager" in env["AIRFLOW__CORE__AUTH_MANAGER"]  # the UI needs a login
     es = SERVICES["elasticsearch"]["environment"]
     assert es["xpack.security.enabled"] == "true" and es["discovery.type"] == "single-node"
@@ -95,6 +98,151 @@ def test_every_mounted_file_exists_and_volumes_are_declared() -> None:
                 assert source in declared, f"{name} uses undeclared volume {source}"
                 used.add(source)
     assert used == declared
+
+
+# -- .env: Compose's dotenv rules and ${VAR} interpolation ---------------------------------
+
+
+def parse_dotenv(text: str) -> dict[str, str]:
+    """KEY=VALUE lines as Compose reads them: a value runs to the end of the line; in an
+    unquoted value, ``#`` starts a comment only after whitespace (leading whitespace is
+    dropped first, so ``KEY=   # note`` gives the value ``# note``)."""
+    values = {}
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        key, sep, raw = stripped.removeprefix("export ").partition("=")
+        assert sep and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key.strip()), line
+        raw = raw.lstrip()
+        if raw[:1] in ("'", '"'):
+            value = raw[1 : raw.index(raw[0], 1)]
+        else:
+            value = re.split(r"\s#", raw, maxsplit=1)[0].rstrip()
+        values[key.strip()] = value
+    return values
+
+
+def interpolate(value: str, env: dict[str, str]) -> str:
+    """Compose's ``${VAR}``, ``${VAR:-default}`` and ``${VAR:?error}`` (``$$`` is a literal ``$``)."""
+
+    def one(match: re.Match[str]) -> str:
+        name, op, arg = match.group(1), match.group(2), match.group(3)
+        if env.get(name):
+            return env[name]
+        assert op != ":?", f"{name} must be set: {arg}"
+        return arg if op == ":-" else ""
+
+    return re.sub(r"\$\{(\w+)(?:(:-|:\?)([^}]*))?\}", one, value.replace("$$", "\0")).replace("\0", "$")
+
+
+def test_env_example_parses_to_what_it_says() -> None:
+    text = (ROOT / ".env.example").read_text()
+    for line in text.splitlines():  # comments on their own lines only
+        if line.strip() and not line.lstrip().startswith("#"):
+            assert re.fullmatch(r"[A-Z0-9_]+=[^\s#]*", line), f"value and comment on one line: {line!r}"
+    values = parse_dotenv(text)
+    assert values["AIRFLOW_FERNET_KEY"] == ""
+    assert values["AIRFLOW_EXECUTOR"] == "LocalExecutor"
+    assert not [key for key, value in values.items() if value.startswith("#")]
+    for key in ("KIBANA_ENCRYPTION_KEY", "KIBANA_SECURITY_KEY", "KIBANA_REPORTING_KEY"):
+        assert len(values[key]) >= 32, key
+
+
+def test_the_dotenv_parser_reads_a_trailing_comment_after_blanks_as_the_value() -> None:
+    # The bug this guards against: Compose took the comment for the Fernet key.
+    assert parse_dotenv("AIRFLOW_FERNET_KEY=            # generated")["AIRFLOW_FERNET_KEY"] == "# generated"
+    assert parse_dotenv("A=value   # comment")["A"] == "value"
+
+
+def test_make_env_writes_a_dotenv_compose_parses(tmp_path: Path) -> None:
+    import base64
+    import shutil
+    import subprocess
+
+    (tmp_path / "docker").mkdir()
+    shutil.copy2(ROOT / "docker/make-env.sh", tmp_path / "docker/make-env.sh")
+    shutil.copy2(ROOT / ".env.example", tmp_path / ".env.example")
+    subprocess.run(
+        ["bash", str(tmp_path / "docker/make-env.sh")], check=True, capture_output=True, env={"PATH": "/usr/bin:/bin"}
+    )
+    text = (tmp_path / ".env").read_text()
+    assert (tmp_path / ".env").stat().st_mode & 0o777 == 0o600
+    values = parse_dotenv(text)
+    example = parse_dotenv((ROOT / ".env.example").read_text())
+    assert set(values) == set(example)
+    assert len(base64.urlsafe_b64decode(values["AIRFLOW_FERNET_KEY"])) == 32
+    for key, value in example.items():
+        if "PASSWORD" in key or "SECRET" in key or key.endswith("_KEY"):
+            assert value != values[key] and "change-me" not in values[key] and len(values[key]) >= 32, key
+    for key in ("KIBANA_ENCRYPTION_KEY", "KIBANA_SECURITY_KEY", "KIBANA_REPORTING_KEY"):
+        assert len(values[key]) >= 32
+    assert len({values[k] for k in ("KIBANA_ENCRYPTION_KEY", "KIBANA_SECURITY_KEY", "KIBANA_REPORTING_KEY")}) == 3
+    for service in SERVICES.values():  # every variable the stack needs resolves from this file
+        for value in (service.get("environment") or {}).values():
+            interpolate(str(value), values)
+
+
+def test_kibana_keeps_its_keys_across_restarts() -> None:
+    env = SERVICES["kibana"]["environment"]
+    assert env["XPACK_SECURITY_ENCRYPTIONKEY"] == "${KIBANA_SECURITY_KEY:?set in .env}"
+    assert env["XPACK_ENCRYPTEDSAVEDOBJECTS_ENCRYPTIONKEY"] == "${KIBANA_ENCRYPTION_KEY:?set in .env}"
+    assert env["XPACK_REPORTING_ENCRYPTIONKEY"] == "${KIBANA_REPORTING_KEY:?set in .env}"
+
+
+def test_service_addresses_come_from_env() -> None:
+    env = SERVICES["airflow-worker"]["environment"]
+    remote = {
+        "POSTGRES_HOST": "10.0.0.5", "REDIS_HOST": "10.0.0.5", "AIRFLOW_API_URL": "https://airflow.internal:8443",
+        "ELASTICSEARCH_URL": "https://es.internal:9200", "SMTP_HOST": "smtp.internal",
+        "POSTGRES_PASSWORD": "p", "SEEDWATCH_DB_PASSWORD": "s", "ELASTIC_PASSWORD": "e",
+        "AIRFLOW_JWT_SECRET": "j", "AIRFLOW_API_SECRET_KEY": "k",
+    }  # fmt: skip
+    resolved = {key: interpolate(str(value), remote) for key, value in env.items()}
+    assert "@10.0.0.5:5432/airflow" in resolved["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    assert "@10.0.0.5:5432/airflow" in resolved["AIRFLOW__CELERY__RESULT_BACKEND"]
+    assert resolved["AIRFLOW__CELERY__BROKER_URL"] == "redis://:@10.0.0.5:6379/0"
+    assert resolved["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "https://airflow.internal:8443/execution/"
+    assert "@10.0.0.5:5432/seedwatch" in resolved["SEEDWATCH_STATE_URL"]
+    assert resolved["SEEDWATCH_ES_URL"] == "https://es.internal:9200"
+    assert resolved["SEEDWATCH_SMTP_HOST"] == "smtp.internal"
+    hard_coded = [
+        v
+        for v in resolved.values()
+        if re.search(r"(@|//)(postgres|redis|elasticsearch|airflow-apiserver|mailpit)\b", v)
+    ]
+    assert not hard_coded, hard_coded
+    assert interpolate(SERVICES["kibana"]["environment"]["ELASTICSEARCH_HOSTS"], remote) == "https://es.internal:9200"
+
+
+class _ComposeLoader(yaml.SafeLoader):
+    """YAML with Compose's ``!reset`` tag (an override that clears an attribute)."""
+
+
+_ComposeLoader.add_constructor("!reset", lambda loader, node: {"!reset": True})
+
+
+def test_the_worker_override_starts_only_the_worker() -> None:
+    override = yaml.load((ROOT / "docker-compose.worker.yml").read_text(), Loader=_ComposeLoader)  # noqa: S506
+    assert set(override["services"]) == {"airflow-worker"}
+    worker = override["services"]["airflow-worker"]
+    assert worker["depends_on"] == {"!reset": True}  # nothing else starts on the worker machine
+    assert worker["profiles"] == {"!reset": True}
+    assert "airflow-worker" in SERVICES  # what it overrides
+
+
+def test_dockerignore_keeps_secrets_and_state_out_of_the_image() -> None:
+    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip()}
+    assert {".env", ".git", "var/", ".venv"} <= ignored
+    for source in ("seedwatch", "extractors", "config", "seeds", "docker", "dags", "plugins", "README.md"):
+        assert source not in ignored and f"{source}/" not in ignored, source
+
+
+def test_the_image_checks_its_own_install() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert "pip check" in text
+    assert "import seedwatch_airflow" in text and "/opt/airflow/dags/seedwatch_monitor.py" in text
+    assert "init_stack.py --dry-run" in text
 
 
 def test_every_required_variable_is_in_env_example() -> None:
