@@ -23,6 +23,7 @@ the workers in the background, so that import overlaps the caller's own work (po
 from __future__ import annotations
 
 import atexit
+import gc
 import multiprocessing
 import threading
 from concurrent.futures import ProcessPoolExecutor
@@ -44,6 +45,9 @@ def _init_worker(topics_dir: Path, seeds_dir: Path) -> None:
     from seedwatch.analysis import init_worker
 
     init_worker(topics_dir, seeds_dir)
+    # The profiles live as long as the worker: out of the cyclic collector's sight, which
+    # otherwise walks all of them again and again while one long article is tagged.
+    gc.freeze()
 
 
 def analyse_jobs(jobs: list[tuple[dict[str, Any], str | None, datetime]]) -> list[dict[str, Any]]:

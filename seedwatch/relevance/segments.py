@@ -45,6 +45,10 @@ class Segment:
     listed_places: set[str] = field(default_factory=set)  # places (countries, cities) named as list items
     facets: set[str] = field(default_factory=set)  # what the sentence says: cue words and agreements
     actor_facets: set[str] = field(default_factory=set)  # facets of the actors named (reported only)
+    # Computed once per sentence, not once per hit: a long sentence naming a side
+    # thousands of times cost time in the square of its length (docs/reliability.md).
+    other_referent: dict[tuple[str, ...], bool] = field(default_factory=dict)  # not_near words found?
+    enumeration: _Enumeration | None = None
 
 
 @dataclass(slots=True)
@@ -117,7 +121,13 @@ def keep_hit(hit: Hit, text: Text, segment: Segment) -> bool:
     if hit.target.upper and not surface.isupper():
         return False
     if entity.not_near:
-        return not _not_near_pattern(entity.not_near).search(text.norm, segment.start, segment.end)
+        found = segment.other_referent.get(entity.not_near)
+        if found is None:
+            pattern = _not_near_pattern(entity.not_near)
+            found = segment.other_referent[entity.not_near] = bool(
+                pattern.search(text.norm, segment.start, segment.end)
+            )
+        return not found
     return True
 
 
@@ -174,6 +184,28 @@ def _is_attribute(norm: str, hit: Hit) -> bool:
     )
 
 
+@dataclass(slots=True)
+class _Enumeration:
+    """A sentence cut at its list separators: item bounds (absolute offsets), words per item."""
+
+    bounds: list[int]
+    words: list[int]
+
+    @classmethod
+    def of(cls, norm: str, segment: Segment) -> _Enumeration:
+        # Searched in place (pos, endpos), not on a slice: no copy of the sentence per hit.
+        cuts = [m.start() for m in _ENUMERATION_SPLIT.finditer(norm, segment.start, segment.end)]
+        bounds = [segment.start, *cuts, segment.end]
+        if len(bounds) < 4:
+            return cls(bounds, [])
+        words = [_count_words(norm, bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
+        return cls(bounds, words)
+
+
+def _count_words(norm: str, start: int, end: int, *, at_most: int | None = None) -> int:
+    return sum(1 for _ in itertools.islice(_WORD.finditer(norm, start, end), at_most))
+
+
 def _in_enumeration(norm: str, segment: Segment, hit: Hit) -> bool:
     """True when the hit is one item among three or more in a comma/and list.
 
@@ -181,21 +213,18 @@ def _in_enumeration(norm: str, segment: Segment, hit: Hit) -> bool:
     ("countries including Chile, Peru, ...") or first in the last ("..., and Bolivia
     due to the floods").
     """
-    sentence = norm[segment.start : segment.end]
-    position = hit.start - segment.start
-    bounds = [0, *(m.start() for m in _ENUMERATION_SPLIT.finditer(sentence)), len(sentence)]
+    if segment.enumeration is None:
+        segment.enumeration = _Enumeration.of(norm, segment)
+    bounds, words = segment.enumeration.bounds, segment.enumeration.words
     if len(bounds) < 4:
         return False
-    index = bisect.bisect_right(bounds, position) - 1
+    index = bisect.bisect_right(bounds, hit.start) - 1
 
     def short(i: int) -> bool:
-        return (
-            0 <= i < len(bounds) - 1
-            and len(_WORD.findall(sentence[bounds[i] : bounds[i + 1]])) <= _ENUMERATION_ITEM_WORDS
-        )
+        return 0 <= i < len(bounds) - 1 and words[i] <= _ENUMERATION_ITEM_WORDS
 
-    ends_first = index == 0 and not _WORD.search(sentence, hit.end - segment.start, bounds[1])
-    opens_last = index == len(bounds) - 2 and len(_WORD.findall(sentence[bounds[index] : position])) <= 2
+    ends_first = index == 0 and not _WORD.search(norm, hit.end, bounds[1])
+    opens_last = index == len(bounds) - 2 and _count_words(norm, bounds[index], hit.start, at_most=3) <= 2
     if not (short(index) or ends_first or opens_last):
         return False
     neighbours = sum(short(i) for i in (index - 2, index - 1, index + 1, index + 2))
