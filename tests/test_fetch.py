@@ -273,3 +273,76 @@ def test_iter_pages_yields_every_page_once(site: LocalSite) -> None:
             return [index async for index, _page in fetcher.iter_pages(urls, window=4)]
 
     assert sorted(run(collect())) == list(range(20))
+
+
+# -- budgets (issue 16) ---------------------------------------------------------------------
+
+
+def test_one_budget_covers_a_redirect_chain_and_every_origins_robots_txt() -> None:
+    """Five hops through five origins whose robots.txt each take 0.8 s: one total, not six."""
+
+    def slow_robots(_request: Request) -> Response:
+        time.sleep(0.8)
+        return Response(body="User-agent: *\nAllow: /\n", content_type="text/plain")
+
+    sites = [LocalSite().start() for _ in range(6)]
+    try:
+        for here, there in zip(sites, sites[1:], strict=False):
+            here.add_handler("/robots.txt", slow_robots)
+            here.add("/hop", "", status=302, headers={"Location": there.url("/hop")})
+        sites[-1].add_handler("/robots.txt", slow_robots)
+        sites[-1].add("/hop", PAGE)
+        started = time.monotonic()
+        result = run(get(sites[0].url("/hop"), policy(total_timeout_s=2.0, read_timeout_s=5.0)))
+        elapsed = time.monotonic() - started
+    finally:
+        for local in sites:
+            local.stop()
+    assert result.status == FetchStatus.TIMEOUT
+    assert elapsed < 3.0  # before: each robots.txt had its own 2 s, about 5 s in all
+
+
+def test_bytes_after_the_end_of_a_gzip_member_count_against_the_limit(site: LocalSite) -> None:
+    member = gzip.compress(PAGE.encode())
+
+    def trailing(_request: Request) -> Response:
+        return Response(
+            body=(member if n == 0 else b"\0" * 1_000_000 for n in range(60)),
+            headers={"Content-Encoding": "gzip"},
+        )
+
+    site.add_handler("/trailing", trailing)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    result = run(get(site.url("/trailing"), policy(max_body_bytes=2_000_000)))
+    assert result.status == FetchStatus.TOO_LARGE  # before: read all 60 MB, kept them, and said ok
+    assert time.monotonic() - started < 5
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 30_000
+    site.add("/small-trailer", member + b"\0" * 100, headers={"Content-Encoding": "gzip"})
+    assert run(get(site.url("/small-trailer"), policy())).text == PAGE  # a little garbage is tolerated
+
+
+def test_a_crawl_delay_defers_only_its_own_sites_pages(site: LocalSite) -> None:
+    """One site asks for 5 s between requests: its later pages are left for the next run."""
+    site.add("/robots.txt", "User-agent: *\nCrawl-delay: 5\n", content_type="text/plain")
+    with LocalSite() as other:
+        for n in range(3):
+            site.add(f"/slow-{n}", PAGE)
+            other.add(f"/fast-{n}", PAGE)
+        slow = [site.url(f"/slow-{n}") for n in range(3)]
+        fast = [f"http://localhost:{other.port}/fast-{n}" for n in range(3)]  # another host name
+
+        async def fetch_all() -> dict[str, str | None]:
+            async with Fetcher(policy(global_concurrency=2)) as fetcher:
+                urls = [url for pair in zip(slow, fast, strict=True) for url in pair]
+                return {
+                    urls[index]: page and page.status.value
+                    async for index, page in fetcher.iter_pages(urls, defer_after_s=1.0)
+                }
+
+        started = time.monotonic()
+        outcome = run(fetch_all())
+        elapsed = time.monotonic() - started
+    assert [outcome[url] for url in fast] == ["ok", "ok", "ok"]
+    assert [outcome[url] for url in slow] == ["ok", None, None]  # None: deferred, not fetched
+    assert elapsed < 3.0  # before: 10 s, with every other site's pages waiting behind it

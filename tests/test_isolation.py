@@ -229,3 +229,43 @@ def test_one_run_completes_for_every_other_item_and_the_bad_one_is_quarantined(
     health = feed_health(pipeline._feed_state(feed_rows["hostile"]), now=NOW, policy=settings.polling)
     assert health.quarantined_articles == 1 and "1 article(s) quarantined" in health.reason
     assert any(line.startswith("QUARANTINED 1 article(s) of hostile") for line in problems)
+
+
+def test_pages_a_crawl_delay_holds_back_wait_for_the_next_run_without_an_attempt(
+    tmp_path: Path, site: LocalSite
+) -> None:
+    site.add("/robots.txt", "User-agent: *\nCrawl-delay: 5\n", content_type="text/plain")
+    with LocalSite() as other:
+        items = []
+        for n in range(3):
+            site.add(f"/slow-{n}.html", GOOD_PAGE.replace("<title>", f"<title>Slow {n} ", 1), content_type="text/html")
+            items.append((site.url(f"/slow-{n}.html"), f"slow{n}"))
+        for n in range(2):
+            other.add(f"/fast-{n}.html", GOOD_PAGE.replace("<title>", f"<title>Fast {n} ", 1), content_type="text/html")
+            items.append((f"http://localhost:{other.port}/fast-{n}.html", f"fast{n}"))
+        site.add("/feed.xml", _rss(items), content_type="application/rss+xml")
+        config = write_config(
+            tmp_path / "run", site_url=site.base_url, smtp_port=1, feeds=[_feed("f", site.url("/feed.xml"))]
+        )
+        settings = load_settings(config, environ={})
+        settings.pipeline.processes = 1
+        settings.http.max_host_wait_s = 1.0
+        assert (
+            pipeline.poll_feeds(settings, pipeline.plan_feed_batches(settings, now=NOW)[0], now=NOW).new_articles == 5
+        )
+        ids = pipeline.plan_article_batches(settings, now=NOW)[0]
+        first = pipeline.process_articles(settings, ids, now=NOW)  # timing: test_fetch.py's crawl-delay test
+        assert (first.articles, first.deferred, first.failed) == (3, 2, 0)
+        store = StateStore.open(settings.state.url)
+        try:
+            with store.engine.connect() as conn:
+                waiting = conn.execute(
+                    sa.select(articles.c.status, articles.c.fetch_attempts, articles.c.lease_owner).where(
+                        articles.c.status == "discovered"
+                    )
+                ).all()
+        finally:
+            store.close()
+        assert waiting == [("discovered", 0, None)] * 2  # not lost, no attempt spent, not leased
+        second = pipeline.process_articles(settings, pipeline.plan_article_batches(settings, now=NOW)[0], now=NOW)
+        assert (second.articles, second.deferred) == (1, 1)  # one more per run while the delay holds
