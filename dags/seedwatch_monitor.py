@@ -17,13 +17,29 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import dag, task
 
-from seedwatch_airflow import monitor_schedule, run_time, settings_for_task
+from seedwatch_airflow import config_dir, monitor_schedule, run_time, settings_for_task
+
+
+def task_timeout() -> timedelta:
+    """``pipeline.task_timeout_s`` (default 1800), read cheaply at parse time like the schedule."""
+    import yaml
+
+    try:
+        data = yaml.safe_load((config_dir() / "seedwatch.yaml").read_text(encoding="utf-8")) or {}
+        seconds = int((data.get("pipeline") or {}).get("task_timeout_s") or 1800)
+    except (OSError, yaml.YAMLError, AttributeError, TypeError, ValueError):
+        seconds = 1800  # an invalid file is reported by the first task, not at parse time
+    return timedelta(seconds=max(seconds, 60))
+
 
 DEFAULT_ARGS = {
     "owner": "seedwatch",
     "retries": 2,
     "retry_delay": timedelta(minutes=1),
     "retry_exponential_backoff": True,
+    # Every task: a hung one (a silent server, a stuck statement) is killed and retried
+    # instead of blocking every later run under max_active_runs=1.
+    "execution_timeout": task_timeout(),
 }
 
 

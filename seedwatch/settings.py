@@ -20,6 +20,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -31,6 +32,8 @@ from seedwatch.fetch import HttpPolicy
 from seedwatch.index import IndexSettings
 from seedwatch.models import stable_id
 from seedwatch.polling import PollingPolicy
+from seedwatch.store.schema import articles as articles_table
+from seedwatch.store.schema import feeds as feeds_table
 
 DEFAULT_CONFIG_DIR = Path("config")
 ENV_PREFIX = "SEEDWATCH__"
@@ -90,6 +93,9 @@ class PipelineSettings(_Strict):
     retry_fetch_after_s: int = Field(1800, ge=0)
     processes: int = Field(0, ge=0)  # CPU workers for extraction and tagging; 0 = one per core
     lease_s: int = Field(900, ge=30)  # how long a worker owns claimed feeds or articles
+    # Airflow's execution_timeout for every task of the DAG: a hung task is killed and retried
+    # instead of holding the DAG (max_active_runs=1) for ever. Read when the DAG is parsed.
+    task_timeout_s: int = Field(1800, ge=60)
     # An article joins an event story only within this many days of the story's reports;
     # 0 keeps stories open for ever (docs/stories.md on choosing it).
     story_window_days: int = Field(30, ge=0)
@@ -116,12 +122,17 @@ class PathSettings(_Strict):
     var_dir: Path = Path("var")  # local state files, saved emails
 
 
+# What the store's columns hold: PostgreSQL refuses longer values (SQLite would take them).
+FEED_NAME_MAX = feeds_table.c.name.type.length
+OUTLET_MAX = min(feeds_table.c.outlet.type.length, articles_table.c.outlet.type.length)
+
+
 class FeedSource(_Strict):
     """One feed of ``feeds.yaml``."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=FEED_NAME_MAX)
     url: str
-    outlet: str = Field(min_length=1)
+    outlet: str = Field(min_length=1, max_length=OUTLET_MAX)
     language: str = Field(pattern=r"^[a-z]{2}$")
     country: str = Field(pattern=r"^[A-Z]{2}$")
     timezone: str = "UTC"
