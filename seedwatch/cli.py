@@ -102,9 +102,15 @@ def run(
             "Scheduling is Airflow's job: use [bold]--once[/] for one run here, or the seedwatch_monitor DAG."
         )
         raise typer.Exit(2)
+    from seedwatch.report import RunProgress
+
     settings = _settings(config)
-    with console.status("starting") as status:
-        report = run_once(settings, now=datetime.now(UTC), on_stage=lambda name: status.update(f"stage: {name}"))
+    now = datetime.now(UTC)
+    if console.is_terminal:  # a log file or a pipe gets the report alone
+        with RunProgress(console, settings, now) as progress:
+            report = run_once(settings, now=now, on_stage=progress.stage)
+    else:
+        report = run_once(settings, now=now)
     print_run_report(console, settings, report)
 
 
@@ -304,12 +310,16 @@ def eval_stories(
     """B-cubed and pairwise precision, recall and F1 of story assignment against cluster_id."""
     from seedwatch.stories import cli as stories_cli
 
-    raise typer.Exit(stories_cli.eval_stories(file, as_json=as_json, window_days=window_days, console=console, err=err_console))
+    raise typer.Exit(
+        stories_cli.eval_stories(file, as_json=as_json, window_days=window_days, console=console, err=err_console)
+    )
 
 
 @app.command()
 def cluster(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Articles (JSON lines: title, text, date, source).")],
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="Articles (JSON lines: title, text, date, source).")
+    ],
     window_days: StoryWindow = _STORY_WINDOW_DEFAULT,
 ) -> None:
     """Assign articles to event stories in file order, as the pipeline does; one JSON line each."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +20,7 @@ from seedwatch.index.base import SearchHit, SearchResults
 from seedwatch.safe_text import display_text, display_url
 from seedwatch.settings import Settings
 from seedwatch.store import StateStore, as_utc
-from seedwatch.store.schema import articles
+from seedwatch.store.schema import articles, feeds, index_outbox
 
 GRADE_STYLE = {2: "[bold green]2 relevant[/]", 1: "[yellow]1 partial[/]", 0: "[dim]0[/]"}
 
@@ -58,6 +59,91 @@ def print_run_report(console: Console, settings: Settings, report: Any) -> None:
     )
     for error in [*poll.errors, *process.errors, *index.errors]:
         console.print(f"[yellow]• {escape(error)}[/]", highlight=False)
+
+
+def run_counts(engine: sa.Engine, since: datetime) -> dict[str, int]:
+    """What a run that started at ``since`` has done so far (the pipeline stamps its rows
+    with the run's time), read in one statement."""
+    count = lambda table, *where: sa.select(sa.func.count()).select_from(table).where(*where).scalar_subquery()  # noqa: E731
+    query = sa.select(
+        count(feeds, feeds.c.last_polled_at >= since).label("polled"),
+        count(articles, articles.c.first_seen_at >= since).label("new"),
+        count(articles, articles.c.processed_at >= since).label("processed"),
+        count(articles, articles.c.status == "discovered").label("waiting"),
+        count(index_outbox).label("outbox"),
+    )
+    with engine.connect() as conn:
+        return dict(conn.execute(query).one()._mapping)
+
+
+class RunProgress:
+    """``run --once`` on a terminal: the stage and its counts, refreshed while it runs.
+
+    ``stage`` is the pipeline's ``on_stage`` callback; a thread re-reads the counts twice a
+    second from a read-only connection, so the pipeline itself is not slowed or changed.
+    """
+
+    def __init__(self, console: Console, settings: Settings, since: datetime) -> None:
+        self.console, self.settings, self.since = console, settings, since
+        self.feeds = len(settings.enabled_feeds())
+        self._stage = "starting"
+        self._store: StateStore | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._status = console.status("starting")
+
+    def __enter__(self) -> RunProgress:
+        self._status.__enter__()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._status.__exit__(None, None, None)
+        if self._store is not None:
+            self._store.close()
+
+    def stage(self, name: str) -> None:
+        self._stage = name
+        self._refresh()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.5):
+            self._refresh()
+
+    def _refresh(self) -> None:
+        with self._lock:  # the pipeline's thread (a new stage) and the refresh thread
+            try:
+                if self._store is None:
+                    self._store = StateStore.open(self.settings.state.url, read_only=True)
+                counts = run_counts(self._store.engine, self.since)
+            except Exception:  # noqa: BLE001 - no store yet, or busy: the stage name alone will do
+                counts = None
+            self._status.update(self.describe(self._stage, counts))
+
+    def describe(self, stage: str, counts: dict[str, int] | None) -> str:
+        text = STAGE_TEXT.get(stage, stage)
+        if counts is None:
+            return text
+        if stage == "poll":
+            return f"{text}: {counts['polled']}/{self.feeds} polled, {counts['new']} new articles"
+        if stage == "process":
+            done = counts["processed"]
+            return f"{text}: {done}/{done + counts['waiting']} articles"
+        if stage == "index":
+            return f"{text}: {counts['outbox']} waiting"
+        return f"{text} ({counts['new']} new articles)"
+
+
+STAGE_TEXT = {
+    "poll": "polling feeds",
+    "process": "fetching, extracting and tagging",
+    "dedup": "grouping copies into stories",
+    "index": "indexing",
+    "alerts": "sending alerts",
+}
 
 
 def hit_to_json(hit: SearchHit, *, stories: bool = False) -> dict[str, Any]:

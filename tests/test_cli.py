@@ -24,7 +24,8 @@ from seedwatch.cli import app
 from seedwatch.demo import SITE_PORT, choose_site_port, run_demo, write_config
 from seedwatch.index import open_index
 from seedwatch.mailsink import MailSink
-from seedwatch.report import check_feed
+from seedwatch.pipeline import run_once
+from seedwatch.report import RunProgress, check_feed
 from seedwatch.settings import load_settings
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -45,6 +46,7 @@ def invoke(runner: CliRunner, *args: str) -> str:
 def test_run_once_then_search_and_feed_health(runner: CliRunner, demo_config: Path, mail_sink: MailSink) -> None:
     output = invoke(runner, "run", "--once", "-c", str(demo_config))
     assert "new articles" in output and "30" in output
+    assert "polling feeds" not in output and "\x1b" not in output  # not a terminal: the report alone
     assert len(mail_sink.messages) == 1
 
     found = invoke(runner, "search", "-c", str(demo_config), "Haftar grade:2")
@@ -52,6 +54,18 @@ def test_run_once_then_search_and_feed_health(runner: CliRunner, demo_config: Pa
 
     health = invoke(runner, "feeds", "check", "-c", str(demo_config))
     assert "Broken Feed" in health and "Wire" in health
+
+
+def test_run_once_on_a_terminal_shows_the_stage_and_counts_as_it_goes(demo_config: Path, mail_sink: MailSink) -> None:
+    screen = io.StringIO()
+    settings = load_settings(demo_config, environ={})
+    now = datetime.now(UTC)
+    with RunProgress(Console(file=screen, force_terminal=True, width=100), settings, now) as progress:
+        report = run_once(settings, now=now, on_stage=progress.stage)
+    assert report.poll.new_articles == 30
+    shown = screen.getvalue()
+    assert re.search(r"fetching, extracting and tagging: \d+/30 articles", shown), shown[-2000:]
+    assert "sending alerts" in shown
 
 
 def test_titles_from_the_web_are_printed_as_text_not_markup(
