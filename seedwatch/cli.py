@@ -368,7 +368,7 @@ def index_reindex(
     if settings.index.backend != "elasticsearch":
         _fail(
             f"`index reindex` is for Elasticsearch, and this configuration ({_shown(settings.config_dir)}) uses "
-            f"index.backend: {settings.index.backend}; set index.backend: elasticsearch in seedwatch.yaml (or SEEDWATCH__INDEX__BACKEND=elasticsearch) first."
+            f"index.backend: {settings.index.backend}; set index.backend: elasticsearch in seedwatch.yaml (or SEEDWATCH_INDEX_BACKEND=elasticsearch) first."
         )
     from elasticsearch import ApiError, TransportError
 
