@@ -71,6 +71,11 @@ TOKENS = [
     b'<meta charset="utf-16">', b'<meta charset="x-unknown">', b'<link rel="canonical" href="http://[">',
     b'<script type="application/ld+json">{"@type":"NewsArticle","datePublished":"99999"}</script>',
     b"<div>" * 300, b"</div>" * 300, b"<table><tr><td>", b"<p>", b"</p>", b"<br/>", b"<html>", b"</html>",
+    # HTTP: headers, charsets, encodings, redirects, hosts
+    b"\r\nLocation: ", b"\r\nContent-Encoding: gzip", b"\r\nContent-Encoding: deflate", b"\r\nETag: \"\xc3\xa9\"",
+    b"\r\nLast-Modified: \xff", b"; charset=rot13", b"; charset=undefined", b"; charset=utf-7", b"\r\nCrawl-delay: 9",
+    b"HTTP/1.1 302 Found", b"HTTP/1.1 304 Not Modified", b"HTTP/1.1 200 OK", b"http://t\xc3\xbcrkiye.example/",
+    b"http://\xef\xbd\x8c\xef\xbd\x8f/", b"\x1f\x8b\x08\x00", b"\r\nTransfer-Encoding: chunked", b"&#1;", b"%00",
 ]  # fmt: skip
 
 
@@ -115,6 +120,130 @@ def page_seeds() -> list[bytes]:
     return [gzip.decompress(path.read_bytes()) for path in paths]
 
 
+# -- the HTTP target: the real Fetcher and poll_feed against a loopback server -------------
+
+FUZZ_STATE_URL_ENV = "SEEDWATCH_FUZZ_STATE_URL"  # e.g. a PostgreSQL URL; default a SQLite file
+SEPARATOR = b"\n--\n"  # input = URL path suffix, SEPARATOR, raw HTTP response (status line, headers, body)
+
+
+class _RawServer:
+    """A loopback TCP server answering every request with the current raw bytes (any headers)."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.response = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(64)
+        self.port = self._listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        import threading
+
+        while True:
+            conn, _ = self._listener.accept()
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: object) -> None:
+        import socket
+
+        assert isinstance(conn, socket.socket)
+        with conn:
+            conn.settimeout(2)
+            try:
+                head = b""
+                while b"\r\n\r\n" not in head and len(head) < 65536:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        return
+                    head += chunk
+                conn.sendall(self.response)
+            except OSError:
+                return
+
+
+_http: dict[str, object] = {}
+
+
+def _http_fixture() -> tuple[_RawServer, object]:
+    """One server and one state store per worker process."""
+    if not _http:
+        from seedwatch.store import StateStore
+
+        url = os.environ.get(FUZZ_STATE_URL_ENV) or f"sqlite:///{tempfile.mkdtemp(prefix='fuzz-state-')}/state.db"
+        _http["server"] = _RawServer()
+        _http["store"] = StateStore.open(url)
+    return _http["server"], _http["store"]  # type: ignore[return-value]
+
+
+def fuzz_http(data: bytes) -> str:
+    """Fetch a page and poll a feed from a server answering ``data``; record the feed's items.
+
+    Invariants: nothing raises (every outcome is a status), validators kept for the next
+    request are printable ASCII, and whatever the feed's fields hold, the store takes them.
+    """
+    import asyncio
+
+    from seedwatch.fetch import Fetcher, HttpPolicy
+    from seedwatch.models import FetchStatus, PollStatus
+    from seedwatch.pipeline import _new_articles
+    from seedwatch.polling import FeedState, poll_feed
+
+    server, store = _http_fixture()
+    suffix, _, server.response = data.partition(SEPARATOR)
+    url = f"http://127.0.0.1:{server.port}/" + suffix[:300].decode("utf-8", "replace")
+    policy = HttpPolicy(allow_networks=["127.0.0.1/32"], total_timeout_s=3, read_timeout_s=2, max_body_bytes=2_000_000)
+
+    async def both() -> tuple[object, object]:
+        async with Fetcher(policy) as fetcher:
+            page = await fetcher.fetch_page(url)
+            polled = await poll_feed(fetcher, feed_id="fuzz", url=url, state=FeedState(etag='"é"'), now=NOW)
+            return page, polled
+
+    page, polled = asyncio.run(both())
+    if page.status not in FetchStatus or polled.status not in PollStatus:  # type: ignore[attr-defined]
+        raise AssertionError("an outcome without a status")
+    for validator in (polled.etag, polled.last_modified):  # type: ignore[attr-defined]
+        if validator is not None and not (validator.isascii() and validator.isprintable()):
+            raise AssertionError(f"validator {validator!r} cannot be sent back")
+    feed = {"feed_id": "fuzz", "outlet": "fuzz.example", "country": "US", "language": "en"}
+    found, _ = _new_articles(feed, polled.entries)  # type: ignore[attr-defined]
+    store.record_discovered(found, now=NOW)  # type: ignore[attr-defined]
+    return f"{page.status.value}|{page.http_status}|{polled.status.value}|{min(len(found), 3)}"  # type: ignore[attr-defined]
+
+
+def http_seeds() -> list[bytes]:
+    page = (ROOT / "demo/site/articles").glob("*.html")
+    html = next(iter(sorted(page))).read_bytes()
+    feed = (ROOT / "demo/site/feeds/wire.xml").read_bytes()
+    import gzip as gz
+
+    def response(status: str, headers: list[str], body: bytes) -> bytes:
+        lines = [f"HTTP/1.1 {status}", *headers, f"Content-Length: {len(body)}", "", ""]
+        return "\r\n".join(lines).encode("utf-8") + body
+
+    return [
+        b"a.html" + SEPARATOR + response("200 OK", ["Content-Type: text/html; charset=utf-8"], html),
+        b"b&#1;.html" + SEPARATOR + response("200 OK", ['Content-Type: text/html; charset="rot13"'], html),
+        "haber-ı.html".encode() + SEPARATOR + response("302 Found", ["Location: http://türkiye.example/x"], b""),
+        b"r" + SEPARATOR + response("301 Moved", ["Location: /b\x01.html"], b""),
+        b"r2" + SEPARATOR + response("302 Found", ["Location: http://[::1"], b""),
+        b"feed.xml" + SEPARATOR + response("200 OK", ['ETag: "\xc3\xbc"', "Last-Modified: D\xc3\xbcn"], feed),
+        b"feed2.xml"
+        + SEPARATOR
+        + response(
+            "200 OK", ["Content-Type: application/rss+xml"], feed.replace(b"<guid", b"<guid>\x00</guid><guid", 1)
+        ),
+        b"gz"
+        + SEPARATOR
+        + response("200 OK", ["Content-Encoding: gzip", "Content-Type: text/html"], gz.compress(html) + b"\x00" * 5000),
+        b"304" + SEPARATOR + b'HTTP/1.1 304 Not Modified\r\nETag: "\xff"\r\n\r\n',
+    ]
+
+
 @dataclass(frozen=True)
 class Target:
     run: Callable[[bytes], str]
@@ -125,6 +254,7 @@ class Target:
 TARGETS = {
     "feeds": Target(fuzz_feed, feed_seeds, 1_000_000),
     "extraction": Target(fuzz_extraction, page_seeds, 2_000_000),
+    "http": Target(fuzz_http, http_seeds, 200_000),
 }
 
 
