@@ -139,9 +139,9 @@ def run_installed(installed: Path, project: Path, tmp_path: Path):  # noqa: ANN2
         "NO_COLOR": "1",
         "COLUMNS": "200",
     }
-    for name in ("SEEDWATCH_ES_URL", "SEEDWATCH_ES_API_KEY", "SEEDWATCH_ES_USERNAME", "SEEDWATCH_ES_PASSWORD"):
-        if name in os.environ:
-            env[name] = os.environ[name]
+    for name, value in os.environ.items():  # a cluster's address, credentials and CA, if the run has one
+        if name.startswith(("SEEDWATCH_ES_", "SEEDWATCH__INDEX__ELASTICSEARCH__")):
+            env[name] = value
 
     def run(*args: str, timeout: float = 300) -> str:
         return _run([str(a) for a in args], cwd=workdir, env=env, timeout=timeout)
@@ -178,14 +178,24 @@ def test_templates_percolator_and_kibana_objects_load_from_the_package(installed
     objects = [json.loads(line) for line in kibana.splitlines()]
     assert {obj["id"] for obj in objects if obj["type"] == "index-pattern"} == {f"{PREFIX}-articles", f"{PREFIX}-feeds"}
     assert all(obj["coreMigrationVersion"] == "8.8.0" for obj in objects)
-    if ES_URL:  # a real cluster: install the templates, index, aliases and rules in it
+    if ES_URL:  # a real cluster: install the templates, index, aliases and rules in it, then look
+        from test_index_contract import delete_es_prefix, es_settings
+
+        from seedwatch.index.elastic import make_client
+
+        settings = es_settings(PREFIX)
         try:
             out = run_installed(python, init, "--skip-kibana")
-            assert "index templates" in out and "1 alert rule(s) installed" in out
+            assert "1 alert rule(s) installed" in out, out
+            client = make_client(settings.elasticsearch)
+            assert client.indices.exists_index_template(name=f"{PREFIX}-articles")
+            assert client.indices.exists_alias(name=f"{PREFIX}-articles")
+            assert client.indices.exists(index=f"{PREFIX}-feeds")
+            client.indices.refresh(index=f"{PREFIX}-alert-rules")
+            assert client.count(index=f"{PREFIX}-alert-rules")["count"] == 1
+            client.close()
         finally:
-            from test_index_contract import delete_es_prefix, es_settings
-
-            delete_es_prefix(es_settings(PREFIX))
+            delete_es_prefix(settings)
 
 
 # The configured article index, searched through the installed package's public API.
