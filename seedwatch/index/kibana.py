@@ -80,7 +80,6 @@ def _object(type_: str, id_: str, attributes: dict[str, Any], references: list[d
         "references": references,
         "coreMigrationVersion": CORE_MIGRATION_VERSION,
         "typeMigrationVersion": TYPE_MIGRATION_VERSIONS[type_],
-        "managed": False,
     }
 
 
