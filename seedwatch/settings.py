@@ -143,6 +143,9 @@ class FeedSource(_Strict):
     def _http_url(cls, url: str) -> str:
         if not re.match(r"^https?://[^\s/]+", url):
             raise ValueError("must be an http:// or https:// URL")
+        if "@" in urlsplit(url).netloc:
+            # Feed URLs are logged and shown: a password in one would be too. (Never echoed here.)
+            raise ValueError("the URL carries a user name or password (user:password@host)")
         return url
 
     @field_validator("timezone")
@@ -203,16 +206,34 @@ _FIX_BY_ERROR_TYPE = {
     "bool_parsing": "give true or false",
     "string_pattern_mismatch": "use the documented format",
     "literal_error": "use one of the allowed values",
+    "string_too_long": "shorten it: the store's column holds no more",
 }
 
 
-def _errors_from_validation(file: Path, exc: ValidationError, prefix: str = "") -> list[ConfigError]:
+def _errors_from_validation(
+    file: Path, exc: ValidationError, prefix: str = "", env_keys: dict[tuple[str, ...], str] | None = None
+) -> list[ConfigError]:
+    """One ConfigError per problem; a value set by an environment variable names the variable."""
     errors = []
     for error in exc.errors():
         key = ".".join(str(part) for part in (prefix, *error["loc"]) if part != "")
         fix = _FIX_BY_ERROR_TYPE.get(error["type"], "correct the value as described")
-        errors.append(ConfigError(str(file), key or "(top level)", error["msg"], fix))
+        if error["loc"][-1:] == ("url",) and "password" in error["msg"]:
+            fix = "give the feed's address without user:password@ (feeds behind a login are not supported)"
+        source = str(file)
+        variable = _variable_for(tuple(str(part) for part in error["loc"]), env_keys or {})
+        if variable is not None:
+            source, fix = f"environment variable {variable}", f"{fix}, or unset {variable}"
+        errors.append(ConfigError(source, key or "(top level)", error["msg"], fix))
     return errors
+
+
+def _variable_for(loc: tuple[str, ...], env_keys: dict[tuple[str, ...], str]) -> str | None:
+    # The variable setting this key, or a section above it (SEEDWATCH__PIPELINE='{...}').
+    for length in range(len(loc), 0, -1):
+        if loc[:length] in env_keys:
+            return env_keys[loc[:length]]
+    return None
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -233,6 +254,17 @@ def _read_yaml(path: Path) -> dict[str, Any]:
             str(path), "(top level)", "must be a mapping of keys to values", "start the file with `key: value` lines"
         )
     return data
+
+
+def _env_keys(environ: dict[str, str]) -> dict[tuple[str, ...], str]:
+    """Key path → the environment variable that sets it (the long form wins over a shortcut)."""
+    keys = {ENV_SHORTCUTS[name]: name for name in environ if name in ENV_SHORTCUTS}
+    keys.update(
+        (tuple(part.lower() for part in name[len(ENV_PREFIX) :].split("__")), name)
+        for name in environ
+        if name.startswith(ENV_PREFIX)
+    )
+    return keys
 
 
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
@@ -306,7 +338,7 @@ def load_settings(config_dir: Path | None = None, environ: dict[str, str] | None
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
-        errors += _errors_from_validation(main_file, exc)
+        errors += _errors_from_validation(main_file, exc, env_keys=_env_keys(environ))
 
     feeds_file = config_dir / "feeds.yaml"
     try:
@@ -336,7 +368,62 @@ def load_settings(config_dir: Path | None = None, environ: dict[str, str] | None
     settings.alerts = rules
     settings.config_dir = config_dir
     _resolve_paths(settings, config_dir.parent)
+    errors = _rule_topic_errors(alerts_file, rules, settings.paths)
+    if errors:
+        raise ConfigErrors(errors) if len(errors) > 1 else errors[0]
     return settings
+
+
+def _topics(paths: PathSettings) -> set[str]:
+    """Topics with seeds (``seeds/<topic>/``) or a profile file (``config/topics/<topic>.yaml``)."""
+    seeded = {p.name for p in paths.seeds_dir.iterdir() if p.is_dir()} if paths.seeds_dir.is_dir() else set()
+    profiled = {p.stem for p in paths.topics_dir.glob("*.yaml")} if paths.topics_dir.is_dir() else set()
+    return seeded | profiled
+
+
+def _facets_of(topic: str, paths: PathSettings) -> set[str]:
+    """The facet ids a topic's tags can carry: the relations lexicon's and its profile file's."""
+    from seedwatch.relevance.resources import lexicon
+
+    known = {facet.id for facet in lexicon()}
+    try:
+        raw = yaml.safe_load((paths.topics_dir / f"{topic}.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):  # no profile file; a broken one is reported by its loader
+        return known
+    facets = raw.get("facets") if isinstance(raw, dict) else None
+    return known | {str(f["id"]) for f in facets or [] if isinstance(f, dict) and "id" in f}
+
+
+def _rule_topic_errors(file: Path, rules: list[AlertRule], paths: PathSettings) -> list[ConfigError]:
+    """Rules naming a topic or facet that no tag will ever carry: they would never send."""
+    errors: list[ConfigError] = []
+    topics = _topics(paths)
+    for position, rule in enumerate(rules):
+        if rule.kind != "stories":
+            continue
+        if rule.topic not in topics:
+            errors.append(
+                ConfigError(
+                    str(file),
+                    f"rules.{position}.topic",
+                    f"rule {rule.name!r}: unknown topic {rule.topic!r} "
+                    f"(no {paths.seeds_dir / rule.topic}/ and no {paths.topics_dir / rule.topic}.yaml)",
+                    f"use one of: {', '.join(sorted(topics)) or '(none yet)'}; "
+                    f"or add seed documents under {paths.seeds_dir / rule.topic}/",
+                )
+            )
+            continue
+        unknown = sorted(set(rule.facets) - _facets_of(rule.topic, paths)) if rule.facets else []
+        if unknown:
+            errors.append(
+                ConfigError(
+                    str(file),
+                    f"rules.{position}.facets",
+                    f"rule {rule.name!r}: unknown facet(s) {', '.join(unknown)} for topic {rule.topic!r}",
+                    f"use facet ids of the topic: {', '.join(sorted(_facets_of(rule.topic, paths)))}",
+                )
+            )
+    return errors
 
 
 def _duplicate_feed_errors(file: Path, feeds: list[FeedSource]) -> list[ConfigError]:

@@ -17,6 +17,18 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# A rule's name keys its ledger rows and, behind this prefix, its lease (send.py, operations.py).
+RULE_LEASE_PREFIX = "alerts:"
+
+
+def rule_name_max_length() -> int:
+    """The longest rule name the store's columns hold (PostgreSQL refuses longer ones; SQLite would not)."""
+    from seedwatch.alerting.ledger import alert_ledger
+    from seedwatch.store.schema import leases
+
+    return min(alert_ledger.c.rule.type.length, leases.c.name.type.length - len(RULE_LEASE_PREFIX))
+
+
 class SmtpSettings(_Strict):
     """How to reach the mail server: ``smtp:`` in seedwatch.yaml (CLI) or the Airflow connection."""
 
@@ -95,6 +107,26 @@ class AlertRule(_Strict):
     # not email its whole history, and each run reads a bounded slice of the store.
     lookback_hours: int = Field(72, ge=1, le=24 * 366)
 
+    @field_validator("name")
+    @classmethod
+    def _fits_the_store(cls, value: str) -> str:
+        if len(value) > (limit := rule_name_max_length()):
+            raise ValueError(f"the name is {len(value)} characters long; the store holds at most {limit}")
+        return value
+
+    @field_validator("query")
+    @classmethod
+    def _parses(cls, value: str | None) -> str | None:
+        # Parsed now, not at the first run: a query that fails there stops the rule every run.
+        from seedwatch.index.query import parse, to_elasticsearch
+
+        if value is not None:
+            try:
+                to_elasticsearch(parse(value))
+            except Exception as exc:  # noqa: BLE001 - QuerySyntaxError, or whatever a translation raises
+                raise ValueError(f"the query is not valid: {exc}") from None
+        return value
+
     @field_validator("recipients")
     @classmethod
     def _addresses(cls, values: list[str]) -> list[str]:
@@ -146,7 +178,8 @@ class _RuleFile(_Strict):
 
 # How to fix each kind of mistake: the error names the file and the key, and says this.
 _FIX_BY_FIELD = {
-    "name": "use letters, digits, '.', '_' or '-' only, and give each rule a unique name",
+    "name": "use letters, digits, '.', '_' or '-' only, keep it short, and give each rule a unique name",
+    "query": "correct the query (its syntax is in docs/alerts.md), or remove the key",
     "recipients": "list plain addresses, one per item, e.g. [analyst@example.org]",
     "timezone": "use an IANA time zone name such as Europe/Istanbul or UTC",
     "daily_at": 'write the local time quoted, as "HH:MM" (24-hour clock), e.g. daily_at: "08:00"',

@@ -32,7 +32,7 @@ from seedwatch.alerting.ledger import (
     upsert,
     where,
 )
-from seedwatch.alerting.rules import AlertRule, SmtpSettings
+from seedwatch.alerting.rules import RULE_LEASE_PREFIX, AlertRule, SmtpSettings
 from seedwatch.alerting.transport import DELIVERY_ERRORS, deliver
 from seedwatch.store.schema import articles
 
@@ -387,11 +387,12 @@ def send_due_alerts(
 
     report = SendReport()
     store = StateStore(engine)
+    failures: list[Exception] = []
     for rule in (r for r in rules if r.kind == "stories"):
         if rule.query and query_matcher is None:
             log.warning("alerts.rule_skipped", rule=rule.name, reason="no query matcher")
             continue
-        lease = f"alerts:{rule.name}"
+        lease = f"{RULE_LEASE_PREFIX}{rule.name}"
         owner = f"alerts-{os.getpid()}-{id(report)}"
         if not store.acquire_lease(lease, owner=owner, now=datetime.now(UTC), lease_s=LEASE_S):
             log.info("alerts.busy", rule=rule.name)
@@ -408,8 +409,14 @@ def send_due_alerts(
                 report=report,
                 topic_title=(topic_titles or {}).get(rule.topic),
             )
+        except Exception as exc:  # one rule's failure must not silence the rules after it
+            log.error("alerts.rule_failed", rule=rule.name, error=f"{type(exc).__name__}: {exc}"[:500])
+            report.errors.append(f"{rule.name}: {type(exc).__name__}: {exc}")
+            failures.append(exc)
         finally:
             store.release_lease(lease, owner=owner)
+    if failures:  # then raised, so the task fails and is retried; what was sent is recorded
+        raise failures[0]
     return report
 
 
