@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["TITLE_MAX_CHARS", "display_text", "display_url"]
+__all__ = ["TITLE_MAX_CHARS", "display_text", "display_url", "visible_characters"]
 
 TITLE_MAX_CHARS = 300
 _ELLIPSIS = "…"
@@ -22,6 +22,15 @@ def _visible(char: str) -> bool:
     # Cc: C0/C1 controls (ESC, BEL, CSI…); Cf: format characters (bidi controls, zero-width
     # joiners and spaces, BOM, soft hyphen, tag characters); Co/Cs/Cn: private, surrogate, unassigned.
     return unicodedata.category(char)[0] != "C"
+
+
+def visible_characters(text: str) -> str:
+    """``text`` with every space and line break as one space and invisible characters removed.
+
+    Unlike :func:`display_text`, runs of spaces are kept and nothing is cut: for pieces of a
+    text whose parts are marked up separately (matched terms in an email's sentence).
+    """
+    return "".join(" " if char.isspace() else char for char in text if char.isspace() or _visible(char))
 
 
 def display_text(text: object, *, max_chars: int | None = None) -> str:

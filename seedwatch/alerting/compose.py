@@ -1,8 +1,9 @@
 """The alert email: multipart plain text and HTML from templates, safe against hostile feeds.
 
-Everything that comes from an article (titles, sentences, outlets, URLs) is made one
-line before it goes near a header or the plain-text part, and autoescaped in HTML;
-links are kept only when they are http(s).
+Everything that comes from an article (titles, sentences, outlets, URLs) goes through
+:mod:`seedwatch.safe_text` before it goes near a header or either part: one line, no
+control, bidirectional or zero-width characters, titles cut at ``TITLE_MAX_CHARS``;
+links are kept only when they are printable http(s), and HTML is autoescaped.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -23,6 +24,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from seedwatch.alerting.rules import AlertRule, SmtpSettings
+from seedwatch.safe_text import TITLE_MAX_CHARS, display_text, display_url, visible_characters
 
 _LOADER = PackageLoader("seedwatch.alerting", "templates")
 _HTML = Environment(loader=_LOADER, autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=StrictUndefined)
@@ -49,25 +51,27 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
-def one_line(text: object) -> str:
-    """Collapse every kind of line break and space (CR, LF, U+2028, tabs…) into single spaces."""
-    return " ".join(str(text or "").split())
+# Outlets, authors and other short labels: a hostile feed cannot fill a line with one.
+LABEL_MAX_CHARS = 120
+SENTENCE_MAX_CHARS = 600  # a quoted sentence of the article ("sentences" of the explanation)
+
+
+def one_line(text: object, max_chars: int | None = None) -> str:
+    """One line of visible text: breaks and spaces (CR, LF, U+2028, tabs…) become single
+    spaces; control, bidirectional-override and zero-width characters go; cut at ``max_chars``."""
+    return display_text(text or "", max_chars=max_chars)
 
 
 def safe_url(url: object) -> str:
-    """The URL if it is http(s), else nothing: a hostile feed cannot plant ``javascript:`` links."""
-    text = one_line(url)
-    try:
-        scheme = urlsplit(text).scheme.lower()
-    except ValueError:
-        return ""
-    return text if scheme in ("http", "https") else ""
+    """The URL if it is printable http(s), else nothing: no ``javascript:``, no hidden characters."""
+    return display_url(url)
 
 
 def highlight(sentence: dict[str, Any]) -> Markup:
     """The sentence escaped, on one line, with its matched terms in <mark>."""
-    # Same length as the original, so the terms' offsets still hold.
-    text = "".join(" " if c.isspace() else c for c in str(sentence.get("text", "")))
+    # Cleaned piece by piece (visible_characters), so the terms' offsets still hold.
+    full = str(sentence.get("text", ""))
+    text = full[:SENTENCE_MAX_CHARS]
     spans = sorted(
         (t["start"], t["end"])
         for t in sentence.get("terms", ())
@@ -77,10 +81,10 @@ def highlight(sentence: dict[str, Any]) -> Markup:
     for start, end in spans:
         if start < position or end > len(text) or end <= start:
             continue
-        out.append(escape(text[position:start]))
-        out.append(Markup("<mark>") + escape(text[start:end]) + Markup("</mark>"))
+        out.append(escape(visible_characters(text[position:start])))
+        out.append(Markup("<mark>") + escape(visible_characters(text[start:end])) + Markup("</mark>"))
         position = end
-    out.append(escape(text[position:]))
+    out.append(escape(visible_characters(text[position:]) + ("…" if len(full) > len(text) else "")))
     return Markup("").join(out)
 
 
@@ -98,10 +102,10 @@ def _story_view(story: Story, rule: AlertRule, now: datetime) -> dict[str, Any]:
     sentences = [s for s in explanation.get("sentences", []) if isinstance(s, dict)][:3]
     delay = now - story.due_since if story.due_since is not None else None
     return {
-        "title": one_line(lead.get("title")) or one_line(lead.get("url")),
+        "title": one_line(lead.get("title"), TITLE_MAX_CHARS) or one_line(safe_url(lead.get("url")), TITLE_MAX_CHARS),
         "url": safe_url(lead.get("url")),
-        "outlet": one_line(lead.get("outlet")),
-        "language": one_line(lead.get("language")) or "?",
+        "outlet": one_line(lead.get("outlet"), LABEL_MAX_CHARS),
+        "language": one_line(lead.get("language"), 16) or "?",
         "published_utc": published.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
         "published_local": published.astimezone(ZoneInfo(rule.timezone)).strftime(f"%Y-%m-%d %H:%M {rule.timezone}"),
         "grade": tag["grade"],
@@ -110,16 +114,16 @@ def _story_view(story: Story, rule: AlertRule, now: datetime) -> dict[str, Any]:
         "actors": one_line(", ".join(story.signature.get("actors", []))),
         "facets": one_line(", ".join(story.signature.get("facets", []))),
         "sentences": [highlight(s) for s in sentences],
-        "plain_sentences": [one_line(s.get("text", "")) for s in sentences],
+        "plain_sentences": [one_line(s.get("text", ""), SENTENCE_MAX_CHARS) for s in sentences],
         "others": [
-            {"outlet": one_line(outlet), "language": one_line(lang) or "?", "url": safe_url(url)}
+            {"outlet": one_line(outlet, LABEL_MAX_CHARS), "language": one_line(lang, 16) or "?", "url": safe_url(url)}
             for outlet, lang, url in story.outlets
         ],
         "is_update": story.is_update,
         "what_new": one_line("; ".join(story.what_new)),
         "delay": duration(delay) if delay is not None and delay >= timedelta(minutes=1) else "",
         "due_since": story.due_since.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if story.due_since else "",
-        "delay_reason": story.delay_reason,
+        "delay_reason": one_line(story.delay_reason, LABEL_MAX_CHARS * 2),
     }
 
 
