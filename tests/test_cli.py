@@ -341,6 +341,12 @@ def test_search_for_scripts_and_pipes(demo: Demo) -> None:
         assert code == 2 and "--limit" in out + err
 
 
+def test_search_actor_finds_an_alias_from_the_profile(demo: Demo) -> None:
+    _, by_name, _ = cli("search", "-c", str(demo.config), "actor:Haftar", "--json")
+    code, by_alias, _ = cli("search", "-c", str(demo.config), "actor:حفتر", "--json")
+    assert code == 0 and by_alias == by_name and len(by_name.splitlines()) >= 2
+
+
 def test_search_stories_collapse_copies(demo: Demo) -> None:
     code, plain, _ = cli("search", "-c", str(demo.config), "grade:>=1", "--limit", "100")
     code, stories, _ = cli("search", "-c", str(demo.config), "grade:>=1", "--stories", "--limit", "100")

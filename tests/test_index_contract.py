@@ -17,7 +17,8 @@ import pytest
 from test_index_corpus import DOCS, EXPECTED, KEY_OF
 
 from seedwatch.errors import QueryError
-from seedwatch.index import ArticleIndex, IndexSettings, QuerySyntaxError, matches, open_index
+from seedwatch.index import ArticleIndex, IndexSettings, QuerySyntaxError, matches, open_index, parse
+from seedwatch.index.query import expand_actor_aliases, word_run
 
 ES_URL = os.environ.get("SEEDWATCH_ES_URL")
 
@@ -201,6 +202,9 @@ def test_actor_matches_whole_words_of_a_name_on_every_backend(index: ArticleInde
     ):
         assert found(query) == {named["article_id"]}, query
         assert matches(query + " zeppelin", named), query
+    aliases = {word_run("حفتر"): {"Khalifa Haftar"}}  # as seedwatch search reads them from a profile
+    expanded = expand_actor_aliases(parse("actor:حفتر zeppelin"), aliases)
+    assert {h.article_id for h in index.search(expanded).hits} == {named["article_id"]}  # type: ignore[arg-type]
     for query in (
         "actor:haft",
         'actor:"haftar khalifa"',

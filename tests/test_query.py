@@ -23,12 +23,14 @@ from seedwatch.index.query import (
     QuerySyntaxError,
     Text,
     check_page,
+    expand_actor_aliases,
     fold,
     matches,
     parse,
     to_elasticsearch,
     to_sqlite,
     tokens,
+    word_run,
 )
 
 
@@ -283,3 +285,17 @@ def test_actor_matches_whole_words_of_a_name_in_order() -> None:
     assert "sw_words" in where and params == [" haftar "]
     assert to_elasticsearch("actor:Haftar") == {"match_phrase": {"actors.words": {"query": "haftar"}}}
     assert to_elasticsearch("facet:maritime") == {"term": {"facets.folded": "maritime"}}  # other fields: whole values
+
+
+def test_an_actor_alias_expands_to_the_name_the_profile_gives() -> None:
+    aliases = {word_run("حفتر"): {"Khalifa Haftar"}, word_run("Khalifa Haftar"): {"Khalifa Haftar"}}
+    node = expand_actor_aliases(parse("actor:حفتر -actor:nobody grade:2"), aliases)
+    assert node == And(
+        (
+            Or((Keyword("actors", "حفتر"), Keyword("actors", "khalifa haftar"))),
+            Not(Keyword("actors", "nobody")),
+            Grade("=", 2),
+        )
+    )
+    assert matches(node, {"actors": ["Khalifa Haftar"], "grade": 2})
+    assert expand_actor_aliases(parse('actor:"khalifa haftar"'), aliases) == Keyword("actors", "khalifa haftar")

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
@@ -407,6 +407,23 @@ def parse(query: str | Query) -> Query:
     if not isinstance(query, str):
         return query
     return _Parser(query).parse()
+
+
+def expand_actor_aliases(node: Query, names_by_alias: Mapping[str, Iterable[str]]) -> Query:
+    """``node`` where ``actor:X`` also finds the actors that have X as an alias.
+
+    ``names_by_alias``: an alias's :func:`word_run` → the canonical names it stands for
+    (from the topic profiles). ``actor:حفتر`` then finds "Khalifa Haftar" as the
+    profile spells it, whichever script the article named him in.
+    """
+    if isinstance(node, Keyword) and node.field in WORD_FIELDS:
+        names = sorted({fold_keyword(name) for name in names_by_alias.get(word_run(node.value), ())} - {node.value})
+        return Or((node, *(Keyword(node.field, name) for name in names))) if names else node
+    if isinstance(node, Not):
+        return Not(expand_actor_aliases(node.child, names_by_alias))
+    if isinstance(node, And | Or):
+        return type(node)(tuple(expand_actor_aliases(child, names_by_alias) for child in node.children))
+    return node
 
 
 def positive_words(node: Query) -> list[tuple[str, ...]]:
