@@ -413,8 +413,8 @@ def expand_actor_aliases(node: Query, names_by_alias: Mapping[str, Iterable[str]
     """``node`` where ``actor:X`` also finds the actors that have X as an alias.
 
     ``names_by_alias``: an alias's :func:`word_run` → the canonical names it stands for
-    (from the topic profiles). ``actor:حفتر`` then finds "Khalifa Haftar" as the
-    profile spells it, whichever script the article named him in.
+    (from the topic profiles). ``actor:X`` then also finds the canonical name of the
+    actor X stands for, as the profile spells it, whichever script the article used.
     """
     if isinstance(node, Keyword) and node.field in WORD_FIELDS:
         names = sorted({fold_keyword(name) for name in names_by_alias.get(word_run(node.value), ())} - {node.value})
