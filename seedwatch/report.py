@@ -58,7 +58,7 @@ def print_run_report(console: Console, settings: Settings, report: Any) -> None:
         )
     )
     for error in [*poll.errors, *process.errors, *index.errors]:
-        console.print(f"[yellow]• {escape(error)}[/]", highlight=False)
+        console.print(f"[yellow]• {escape(display_text(error))}[/]", highlight=False)
 
 
 def run_counts(engine: sa.Engine, since: datetime) -> dict[str, int]:
@@ -385,7 +385,8 @@ def print_demo_summary(
     for row in feeds:
         if row["last_error"]:
             console.print(
-                f"[yellow]feed {escape(repr(row['name']))}: {row['last_status']}: {escape(row['last_error'])}[/]",
+                f"[yellow]feed {escape(repr(display_text(row['name'])))}: {row['last_status']}: "
+                f"{escape(display_text(row['last_error']))}[/]",
                 highlight=False,
             )
 
@@ -396,12 +397,13 @@ def print_demo_summary(
             table.add_column(column, overflow="fold")
         for row in relevant:
             best = max(row["tags"], key=lambda t: (t["grade"], t["score"]))
-            why = escape(best["explanation"].get("summary") or ", ".join(best["actors"]))
+            why = escape(display_text(best["explanation"].get("summary") or ", ".join(best["actors"])))
             copy = " [dim](copy of an earlier story)[/]" if row in duplicates else ""
             table.add_row(
                 GRADE_STYLE[row["best_grade"]],
                 f"{row['best_score']:.2f}",
-                f"{escape(row['title'])}\n[dim]{escape(row['outlet'])} · {row['language'] or '?'} · {row['body_source']}[/]{copy}",
+                f"{escape(display_text(row['title']))}\n[dim]{escape(display_text(row['outlet']))} · "
+                f"{escape(display_text(row['language'])) or '?'} · {row['body_source']}[/]{copy}",
                 why,
             )
         console.print(table)
@@ -409,7 +411,8 @@ def print_demo_summary(
     for mail in mails:
         message = mail.message
         console.print(
-            f"[bold]Email[/] to {', '.join(mail.envelope_to)}: [italic]{escape(str(message['subject']))}[/]  saved at {mail.path}",
+            f"[bold]Email[/] to {', '.join(mail.envelope_to)}: [italic]{escape(display_text(message['subject']))}[/]"
+            f"  saved at {mail.path}",
             highlight=False,
         )
     if mails:

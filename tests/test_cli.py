@@ -323,6 +323,7 @@ def test_feed_health_from_the_record() -> None:
     assert never.status == "never worked" and never.last_error == "not a feed[2J"
     assert never.items_per_day is None and never.cadence_s is None  # no history: no figure, no fallback
     assert check_feed({"name": "N"}, [], now=now, quiet_factor=4).status == "not polled yet"
+    assert check_feed(row | {"quarantined_articles": 3}, daily, now=now, quiet_factor=4).quarantined == 3
 
 
 def test_search_for_scripts_and_pipes(demo: Demo) -> None:
