@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from seedwatch.store.schema import stories, story_postings, story_term_df
-from seedwatch.stories.events import LOOKUP_TERMS, EventIndex, EventStory
+from seedwatch.stories.events import LOOKUP_TERMS, POSTINGS_PER_TERM, EventIndex, EventStory, top_terms
 
 __all__ = ["load_event_index", "load_event_story", "save_event_index"]
 
@@ -57,33 +57,42 @@ def load_event_index(
     """Fill ``index`` with the frequencies and candidate stories the batch can reach."""
     terms = sorted({term for terms in batch_terms for term in terms} | {DOCUMENTS_KEY})
     for chunk in _chunks(terms):
-        for term, df in conn.execute(
-            sa.select(story_term_df.c.term, story_term_df.c.df).where(story_term_df.c.term.in_(chunk))
-        ):
+        rows = conn.execute(sa.select(story_term_df.c.term, story_term_df.c.df).where(story_term_df.c.term.in_(chunk)))
+        for term, df in rows:
             if term == DOCUMENTS_KEY:
                 index.documents = df
             else:
                 index.df[term] = df
-    # The terms an article looks its story up by, as weighed with what the store knows now.
-    lookup = sorted({term for terms in batch_terms for term in _salient(index, terms)})
-    story_ids: set[str] = set()
-    for chunk in _chunks(lookup):
-        query = sa.select(story_postings.c.term, story_postings.c.story_id).where(story_postings.c.term.in_(chunk))
-        if since is not None:
-            open_stories = sa.select(stories.c.story_id).where(stories.c.last_seen_at >= since)
-            query = query.where(story_postings.c.story_id.in_(open_stories))
-        for term, story_id in conn.execute(query):
+    # The terms each article looks its story up by, weighed with what the store knows now.
+    lookups = [_salient(index, terms) for terms in batch_terms]
+    for chunk in _chunks(sorted({term for lookup in lookups for term in lookup})):
+        for term, story_id in conn.execute(_latest_postings(chunk, since)):
             index.postings.setdefault(term, set()).add(story_id)
-            story_ids.add(story_id)
-    for chunk in _chunks(sorted(story_ids)):
+    # Only the stories that would be compared: each article's best candidates by shared terms.
+    wanted = {story_id for lookup in lookups for story_id in index.ranked_candidates(lookup)}
+    for chunk in _chunks(sorted(wanted)):
         for row in conn.execute(sa.select(stories).where(stories.c.story_id.in_(chunk))):
             index.stories[row.story_id] = _story(row._mapping)
     return index
 
 
+def _latest_postings(terms: list[str], since: datetime | None) -> sa.Select[Any]:
+    """(term, story) for the ``POSTINGS_PER_TERM`` latest stories posted under each term."""
+    query = sa.select(
+        story_postings.c.term,
+        story_postings.c.story_id,
+        sa.func.row_number()
+        .over(partition_by=story_postings.c.term, order_by=story_postings.c.posted_at.desc())
+        .label("recency"),
+    ).where(story_postings.c.term.in_(terms))
+    if since is not None:
+        query = query.where(story_postings.c.posted_at >= since)
+    latest = query.subquery()
+    return sa.select(latest.c.term, latest.c.story_id).where(latest.c.recency <= POSTINGS_PER_TERM)
+
+
 def _salient(index: EventIndex, terms: Mapping[str, float]) -> list[str]:
-    vector = index.vector(terms)
-    return sorted(vector, key=lambda term: (-vector[term], term))[:LOOKUP_TERMS]
+    return list(top_terms(index.vector(terms), LOOKUP_TERMS))
 
 
 def load_event_story(conn: sa.Connection, index: EventIndex, story_id: str) -> EventStory | None:
@@ -115,7 +124,10 @@ def save_event_index(conn: sa.Connection, index: EventIndex, insert: Any) -> Non
     if index.new_postings:
         conn.execute(
             insert(story_postings).on_conflict_do_nothing(),
-            [{"term": term, "story_id": story_id} for term, story_id in sorted(index.new_postings)],
+            [
+                {"term": term, "story_id": story_id, "posted_at": posted_at}
+                for (term, story_id), posted_at in sorted(index.new_postings.items())
+            ],
         )
     touched = [index.stories[story_id] for story_id in sorted(index.touched) if story_id in index.stories]
     if touched:

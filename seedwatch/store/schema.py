@@ -146,6 +146,7 @@ story_postings = Table(
     metadata,
     Column("term", String(120), primary_key=True),
     Column("story_id", ID, primary_key=True),
+    Column("posted_at", UTC),  # the posting article's time: lookups read the latest per term
 )
 
 # Articles waiting for the article index to acknowledge them. A row is deleted
@@ -170,6 +171,7 @@ leases = Table(
     Column("until", UTC, nullable=False),
 )
 
+Index("ix_story_postings_term_posted", story_postings.c.term, story_postings.c.posted_at)
 Index("ix_articles_status_next_fetch", articles.c.status, articles.c.next_fetch_at)
 # The first article with a given text: one index step, however many copies of it there are.
 Index("ix_articles_content_hash_first_seen", articles.c.content_hash, articles.c.first_seen_at)

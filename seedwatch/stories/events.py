@@ -42,9 +42,14 @@ __all__ = [
     "Assignment",
     "EventIndex",
     "EventStory",
+    "top_terms",
 ]
 
-JOIN_THRESHOLD = 0.20
+JOIN_THRESHOLD = 0.16
+# A title and a one-line summary (a page that could not be fetched) share a topic's names
+# with every story of that topic: so little text must match more closely to join.
+SHORT_TEXT_TERMS = 40
+SHORT_TEXT_THRESHOLD = 0.25
 KEY_MISS_PENALTY = 0.10
 # Words of everyday vocabulary (in any of the languages of resources/common_words.json)
 # weigh half: two events of one kind share them ("quake", "injured", "acquire").
@@ -52,7 +57,8 @@ COMMON_WORD_WEIGHT = 0.5
 KEY_NAMES = 3  # an article's key names: its most salient names and numbers
 LOOKUP_TERMS = 20
 POSTED_TERMS = 10
-MAX_CANDIDATES = 20
+MAX_CANDIDATES = 10
+POSTINGS_PER_TERM = 50  # a lookup reads a term's latest stories only: "minister" posts everywhere
 # A story keeps its strongest terms only: enough to recognise its event, bounded in the store.
 CENTROID_WORDS = 120
 CENTROID_NAMES = 60
@@ -89,7 +95,7 @@ def _dot(small: Mapping[str, float], large: Mapping[str, float]) -> float:
     return sum(value * large.get(term, 0.0) for term, value in small.items())
 
 
-def _top(vector: Mapping[str, float], count: int) -> Vector:
+def top_terms(vector: Mapping[str, float], count: int) -> Vector:
     if len(vector) <= count:
         return dict(vector)
     return dict(heapq.nlargest(count, vector.items(), key=lambda item: (item[1], item[0])))
@@ -109,13 +115,21 @@ class EventStory:
     headline_similarity: float = 0.0
     outlets: list[str] = field(default_factory=list)
     languages: list[str] = field(default_factory=list)
+    _norms: tuple[float, float] | None = field(default=None, repr=False, compare=False)
+
+    def norms(self) -> tuple[float, float]:
+        """Lengths of the word and name centroids (cached until the next article joins)."""
+        if self._norms is None:
+            self._norms = (_norm(self.words), _norm(self.names))
+        return self._norms
 
     def add(self, words: Vector, names: Vector) -> None:
+        self._norms = None
         for target, part, keep in ((self.words, words, CENTROID_WORDS), (self.names, names, CENTROID_NAMES)):
             for term, value in part.items():
                 target[term] = target.get(term, 0.0) + value
             if len(target) > keep * 2:  # trim now and then, not on every article
-                trimmed = _top(target, keep)
+                trimmed = top_terms(target, keep)
                 target.clear()
                 target.update(trimmed)
 
@@ -154,7 +168,7 @@ class EventIndex:
     postings: dict[str, set[str]] = field(default_factory=dict)
     # What changed since the state was loaded, for the store to write back.
     df_delta: Counter[str] = field(default_factory=Counter)
-    new_postings: set[tuple[str, str]] = field(default_factory=set)
+    new_postings: dict[tuple[str, str], datetime | None] = field(default_factory=dict)
     touched: set[str] = field(default_factory=set)
 
     # -- the algorithm ---------------------------------------------------------------
@@ -180,18 +194,23 @@ class EventIndex:
             self.df_delta[term] += 1
 
     def similarity(self, words: Vector, names: Vector, key_names: list[str], story: EventStory) -> float:
-        word_cosine = _dot(words, story.words) / _norm(story.words) if story.words else 0.0
-        name_cosine = _dot(names, story.names) / _norm(story.names) if story.names and names else 0.0
+        word_norm, name_norm = story.norms()
+        word_cosine = _dot(words, story.words) / word_norm if story.words else 0.0
+        name_cosine = _dot(names, story.names) / name_norm if story.names and names else 0.0
         missing = sum(1 for term in key_names if term not in story.names) / len(key_names) if key_names else 0.0
         return (word_cosine + name_cosine) / 2 - KEY_MISS_PENALTY * missing
 
-    def candidates(self, vector: Vector, at: datetime | None) -> list[EventStory]:
+    def ranked_candidates(self, lookup_terms: Iterable[str]) -> list[str]:
+        """The stories posted under the most of these terms, best first, at most ``MAX_CANDIDATES``."""
         shared: Counter[str] = Counter()
-        for term in _top(vector, LOOKUP_TERMS):
+        for term in lookup_terms:
             shared.update(self.postings.get(term, ()))
         ranked = sorted(shared.items(), key=lambda item: (-item[1], item[0]))
-        stories = (self.stories.get(story_id) for story_id, _ in ranked)
-        return [story for story in stories if story is not None and story.within(at, self.window)][:MAX_CANDIDATES]
+        return [story_id for story_id, _ in ranked[:MAX_CANDIDATES]]
+
+    def candidates(self, vector: Vector, at: datetime | None) -> list[EventStory]:
+        stories = (self.stories.get(story_id) for story_id in self.ranked_candidates(top_terms(vector, LOOKUP_TERMS)))
+        return [story for story in stories if story is not None and story.within(at, self.window)]
 
     def assign(
         self,
@@ -208,13 +227,14 @@ class EventIndex:
         vector = self.vector(terms)
         words = _unit({term: value for term, value in vector.items() if not _is_name(term)})
         names = _unit({term: value for term, value in vector.items() if _is_name(term)})
-        key_names = list(_top(names, KEY_NAMES))
+        key_names = list(top_terms(names, KEY_NAMES))
         best, best_similarity = None, -1.0
         for story in self.candidates(vector, at):
             similarity = self.similarity(words, names, key_names, story)
             if similarity > best_similarity:
                 best, best_similarity = story, similarity
-        new = best is None or best_similarity < self.threshold
+        required = self.threshold if len(terms) >= SHORT_TEXT_TERMS else max(self.threshold, SHORT_TEXT_THRESHOLD)
+        new = best is None or best_similarity < required
         if new:
             best = self.stories[article_id] = EventStory(article_id, first_at=at, headline=title)
             best_similarity = 0.0
@@ -260,11 +280,11 @@ class EventIndex:
             if story.articles > 2 and title:
                 story.headline = title
             story.headline_similarity = similarity
-        for term in _top(vector, POSTED_TERMS):
+        for term in top_terms(vector, POSTED_TERMS):
             posted = self.postings.setdefault(term, set())
             if story.story_id not in posted:
                 posted.add(story.story_id)
-                self.new_postings.add((term, story.story_id))
+                self.new_postings[term, story.story_id] = at
         self.touched.add(story.story_id)
 
     @staticmethod
