@@ -41,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import email.utils
+import functools
 import re
 import ssl
 import time
@@ -250,6 +251,11 @@ _LATIN1_NAMES = frozenset({"latin_1", "iso8859-1", "cp1252", "ascii"})
 _NOT_PAGE_CODECS = frozenset({"idna", "punycode", "unicode-escape", "raw-unicode-escape", "undefined", "utf-7"})
 
 
+_WIDE = ("utf-16", "utf-32")
+_ASCII_PROBE = b'<html lang="en"><meta charset=x> ABCXYZ abcxyz 0123456789 &amp;</html>'
+
+
+@functools.lru_cache(maxsize=256)
 def _codec(name: str | None) -> str | None:
     """The codec a declared charset names, or None when it names no text encoding for pages."""
     if not name:
@@ -261,6 +267,14 @@ def _codec(name: str | None) -> str | None:
     found = info.name
     # rot13, base64, zlib... are codecs but not text encodings: bytes.decode refuses them.
     if not getattr(info, "_is_text_encoding", True) or found in _NOT_PAGE_CODECS:
+        return None
+    # A page's markup is ASCII in every web encoding; a declaration that reads it as something
+    # else (EBCDIC cp037, UTF-16 in a <meta>, which WHATWG reads as UTF-8) is wrong.
+    # UTF-16 and UTF-32 are checked against the bytes instead (``decode_text``).
+    try:
+        if not found.startswith(_WIDE) and _ASCII_PROBE.decode(found) != _ASCII_PROBE.decode("ascii"):
+            return None
+    except (UnicodeError, LookupError):
         return None
     # Browsers read Latin-1 and ASCII labels as Windows-1252 (WHATWG), so do we.
     return "cp1252" if found in ("latin-1", "iso8859-1", "ascii") else found
@@ -299,6 +313,8 @@ def decode_text(body: bytes, declared: str | None) -> tuple[str, str]:
         if body.startswith(bom):
             return body[len(bom) :].decode(bom_codec, "replace"), bom_codec
     codec = _codec(declared)
+    if codec and codec.startswith(_WIDE) and b"\x00" not in body[:4096]:
+        codec = None  # markup in UTF-16/32 is full of NUL bytes: without any, the label is wrong
     candidates: list[str] = []
     if codec in _LATIN1_NAMES or codec is None:
         candidates.append("utf-8")
