@@ -372,7 +372,7 @@ def print_demo_summary(
                 ("new articles", len(new)),
                 ("  body extracted from the page", sum(r["body_source"] == "page" for r in new)),
                 ("  kept from the feed summary (page failed)", sum(r["body_source"] != "page" for r in new)),
-                ("  copies of a story already seen", len(duplicates)),
+                ("  joined a story already seen (a copy or another report of its event)", len(duplicates)),
                 (
                     "relevant (grade 2) / partial (grade 1)",
                     f"{sum(r['best_grade'] == 2 for r in new)} / {sum(r['best_grade'] == 1 for r in new)}",
@@ -398,7 +398,7 @@ def print_demo_summary(
         for row in relevant:
             best = max(row["tags"], key=lambda t: (t["grade"], t["score"]))
             why = escape(display_text(best["explanation"].get("summary") or ", ".join(best["actors"])))
-            copy = " [dim](copy of an earlier story)[/]" if row in duplicates else ""
+            copy = " [dim](joins an earlier story)[/]" if row in duplicates else ""
             table.add_row(
                 GRADE_STYLE[row["best_grade"]],
                 f"{row['best_score']:.2f}",
