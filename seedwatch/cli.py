@@ -55,9 +55,13 @@ err_console = Console(stderr=True)
 
 def _print_version(value: bool) -> None:
     if value:
-        from importlib.metadata import version
+        from importlib.metadata import PackageNotFoundError, version
 
-        console.print(f"seedwatch {version('seedwatch')}", highlight=False)
+        try:
+            number = version("seedwatch")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            number = "(not installed: run `make install`)"
+        console.print(f"seedwatch {number}", highlight=False)
         raise typer.Exit()
 
 
