@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -10,12 +11,15 @@ from urllib.parse import urljoin
 
 import structlog
 from htmldate import find_date
+from lxml.etree import XPath
 from lxml.html import HtmlElement
 from trafilatura import bare_extraction
+from trafilatura.htmlprocessing import prune_unwanted_nodes
+from trafilatura.metadata import AUTHOR_DISCARD_XPATHS, AUTHOR_XPATHS, extract_metainfo, normalize_authors
 from trafilatura.utils import load_html
 from trafilatura.xml import xmltotxt
 
-from extractors.cleanup import AnchorKeys, clean_body, title_keys, word_count
+from extractors.cleanup import AnchorKeys, clean_body, normalise, title_keys, word_count
 from extractors.continuation import add_sibling_chunks
 from extractors.dates import date_from_url, is_plausible, pick_date
 from extractors.decoding import decode_html
@@ -27,14 +31,24 @@ log = structlog.get_logger(__name__)
 
 # Larger inputs are not article pages (or are attacks); trafilatura's own cap is 20 MB.
 MAX_HTML_CHARS = 10_000_000
-# Below this the precision-first pass probably dropped the article, not boilerplate.
+# Below this a pass probably dropped the article, not boilerplate.
 MIN_PRECISE_WORDS = 50
+# Trafilatura's precision mode trims article ends and, in its fast pass, keeps only the
+# intro of list-shaped articles; on WCXB it cost 0.03 recall for 0.005 precision, and our
+# clean-up steps remove what it was there to remove. Chosen by cross-validation across
+# AEB and WCXB (docs/extraction.md); True restores the old precision-first passes.
+FAVOR_PRECISION = False
 # A fast pass (no readability comparison) is kept when it shares at least this much of the
-# headline's words and is mostly prose, not short lines (a menu); otherwise the full pass
-# runs. On the AEB pages the check sends 11 of 181 pages (6 %) to the full pass; see docs/extraction.md.
+# headline's words, is mostly prose, not short lines (a menu), and holds at least
+# MIN_PROSE_SHARE of the page's prose (text runs of PROSE_RUN_WORDS words or more: a fast
+# pass that kept only an intro or one box falls short); otherwise the full pass runs.
 MIN_HEADLINE_SHARE = 0.2
 MAX_SHORT_LINE_SHARE = 0.5
 SHORT_LINE_WORDS = 3
+MIN_PROSE_SHARE = 0.2
+PROSE_RUN_WORDS = 8
+# Plain strings (no smart strings) and a parent test: this runs on every page, at a third of the cost.
+_PROSE_RUNS = XPath("//body//text()[not(parent::script)]", smart_strings=False)
 # Below this a page "yields nothing useful" and the feed summary is the better body.
 MIN_USEFUL_WORDS = 25
 # A body this short next to a paywall marker or a trailing ellipsis is a teaser.
@@ -50,18 +64,21 @@ _INERT_XPATH = "|".join(
         "//svg",
         "//template",
         "//iframe",
-        "//button",
         "//select",
         "//input",
         "//textarea",
-        "//nav",
-        "//footer",
-        "//aside",
     )
 )
+# Page furniture, dropped as well unless it holds most of the page's paragraphs: an
+# unclosed <nav>, <aside> or menu <button> in the markup swallows the rest of the page,
+# article included (7 of 325 WCXB pages came out empty).
+_FURNITURE_XPATH = "//nav|//footer|//aside|//button"
+MAX_FURNITURE_PARAGRAPH_SHARE = 0.5
 # Headline words compared with the body: four letters or more, so "in", "the", "de" do not count.
 _HEADLINE_WORD = re.compile(r"\w{4,}")
 _BYLINE_PREFIX = re.compile(r"^by\s+", re.IGNORECASE)
+# "Headline | Site", "Headline - Site": how <title> and og:title append the site name.
+_SITE_SEPARATOR = re.compile(r"\s+[|\-–—•·»]\s+")
 # Control characters (not tab or newline): JSON-LD's "\u0000" reaches the text otherwise, and
 # PostgreSQL refuses NUL in a text column, failing the batch the article is saved in.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -117,29 +134,35 @@ def _drop_inert_elements(tree: HtmlElement) -> None:
     stays: trafilatura reads it to recognise forum threads.
     """
     for element in tree.xpath(_INERT_XPATH):
-        parent = element.getparent()
-        if parent is not None:
+        if element.getparent() is not None:
             element.drop_tree()  # keeps the tail text
+    furniture = tree.xpath(_FURNITURE_XPATH)
+    if not furniture:
+        return
+    max_paragraphs = MAX_FURNITURE_PARAGRAPH_SHARE * tree.xpath("count(//p)")
+    for element in furniture:
+        if element.getparent() is not None and element.xpath("count(.//p)") <= max_paragraphs:
+            element.drop_tree()
 
 
 def _extract_body(tree: HtmlElement, signals: PageSignals, url: str | None) -> _Body | None:
-    """Precision-first trafilatura, cleaned; the default pass or JSON-LD if that drops the article.
+    """Trafilatura's fast pass, cleaned; the full pass, or JSON-LD, when that does not look like the article.
 
     The fast pass skips trafilatura's comparison with its readability and jusText
     fallbacks, a third of its time; the full pass runs only when the fast one looks wrong.
     """
     titles = title_keys(signals.titles)
     anchors = AnchorKeys(tree)
-    text = _trafilatura_text(tree, url, titles, anchors, favor_precision=True, fast=True)
-    if _looks_like_the_article(text, signals.titles[0] if signals.titles else None):
+    text = _trafilatura_text(tree, url, titles, anchors, favor_precision=FAVOR_PRECISION, fast=True)
+    headline = signals.titles[0] if signals.titles else None
+    if _looks_like_the_article(text, headline) and _covers_the_prose(text, tree):
         return _Body(text, "trafilatura")
-    text = _trafilatura_text(tree, url, titles, anchors, favor_precision=True)
-    if word_count(text) >= MIN_PRECISE_WORDS:
-        return _Body(text, "trafilatura")
-    # Rare, so the second pass costs little overall.
-    text = _trafilatura_text(tree, url, titles, anchors, favor_precision=False) or text
+    text = _trafilatura_text(tree, url, titles, anchors, favor_precision=FAVOR_PRECISION)
+    if FAVOR_PRECISION and word_count(text) < MIN_PRECISE_WORDS:
+        # Rare, so the third pass costs little overall.
+        text = _trafilatura_text(tree, url, titles, anchors, favor_precision=False) or text
     json_ld = signals.article_body or ""
-    if word_count(json_ld) > max(word_count(text), MIN_USEFUL_WORDS):
+    if word_count(text) < MIN_PRECISE_WORDS and word_count(json_ld) > max(word_count(text), MIN_USEFUL_WORDS):
         return _Body(unicodedata.normalize("NFC", json_ld), "json-ld")
     return _Body(text, "trafilatura") if text else None
 
@@ -156,6 +179,17 @@ def _looks_like_the_article(text: str, headline: str | None) -> bool:
         return True  # no headline, or one in a script without spaces
     shared = headline_words & set(_HEADLINE_WORD.findall(text.casefold()))
     return len(shared) >= MIN_HEADLINE_SHARE * len(headline_words)
+
+
+def _covers_the_prose(text: str, tree: HtmlElement) -> bool:
+    """True when ``text`` holds at least MIN_PROSE_SHARE of the words in the page's prose runs.
+
+    A fast pass that kept only a list article's intro, or one box of a page whose
+    paragraphs are bare ``<div>`` text, is long and on topic but falls short here.
+    """
+    runs = (len(run.split()) for run in _PROSE_RUNS(tree))
+    prose_words = sum(words for words in runs if words >= PROSE_RUN_WORDS)
+    return word_count(text) >= MIN_PROSE_SHARE * prose_words
 
 
 def _trafilatura_text(
@@ -192,7 +226,7 @@ def _assemble(
     tree: HtmlElement | None = None,
 ) -> ExtractedArticle:
     """Assemble the record, using the feed entry where the page gave too little."""
-    title = _CONTROL.sub("", signals.titles[0]) if signals.titles else None
+    title = _headline(signals.titles)
     if body is None or word_count(body.text) < MIN_USEFUL_WORDS:
         summary = feed_entry.summary.strip() if feed_entry else ""
         if summary and word_count(summary) > word_count(body.text if body else ""):
@@ -216,7 +250,7 @@ def _assemble(
         published_source=published_source,
         modified_at=modified,
         modified_source=modified_source,
-        authors=_authors(signals, feed_entry),
+        authors=_authors(signals, feed_entry, tree),
         section=_CONTROL.sub("", signals.section) if signals.section else signals.section,
         image=_absolute(signals.image, url),
         canonical_url=_absolute(signals.canonical_url, url) or url,
@@ -225,6 +259,25 @@ def _assemble(
         method=method,
         text_direction=text_direction(language),
     )
+
+
+def _headline(titles: list[str]) -> str | None:
+    """The first title candidate, entity-decoded, without a site name another candidate lacks.
+
+    Some sites double-encode entities in JSON-LD and meta tags (``&#8217;``); and when the
+    first candidate is "Headline | Site" while another (the ``<h1>``, og:title) is just
+    "Headline", the latter is the headline.
+    """
+    if not titles:
+        return None
+    candidates = [_CONTROL.sub("", html.unescape(title)).strip() for title in titles]
+    parts = _SITE_SEPARATOR.split(candidates[0])
+    if len(parts) > 1:
+        others = {normalise(candidate) for candidate in candidates[1:]}
+        matching = [part.strip() for part in parts if normalise(part) in others]
+        if matching:
+            return max(matching, key=len)
+    return candidates[0] or None
 
 
 def _published(
@@ -248,8 +301,10 @@ def _as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _authors(signals: PageSignals, feed_entry: FeedEntry | None) -> tuple[str, ...]:
+def _authors(signals: PageSignals, feed_entry: FeedEntry | None, tree: HtmlElement | None) -> tuple[str, ...]:
     names = signals.authors or list(feed_entry.authors if feed_entry else ())
+    if not names and tree is not None:
+        names = _byline_authors(tree)
     seen: dict[str, str] = {}
     for name in names:
         # "Name | Outlet" and "By Name" are bylines; keep the name.
@@ -257,6 +312,19 @@ def _authors(signals: PageSignals, feed_entry: FeedEntry | None) -> tuple[str, .
         if 0 < len(clean) <= 100:
             seen.setdefault(clean.lower(), clean)
     return tuple(seen.values())[:10]
+
+
+def _byline_authors(tree: HtmlElement) -> list[str]:
+    """Visible bylines (class "author", "byline"...), read by trafilatura's author rules.
+
+    A third of the WCXB pages name no author in JSON-LD, meta tags or microdata. This is
+    the last use of the tree: the comment sections, captions and times the rules must
+    not read are pruned in place, which saves trafilatura's copy of the whole tree.
+    """
+    prune_unwanted_nodes(tree, AUTHOR_DISCARD_XPATHS)
+    byline = extract_metainfo(tree, AUTHOR_XPATHS, len_limit=120)
+    names = normalize_authors(None, byline) if byline else None
+    return names.split("; ") if names else []
 
 
 def _absolute(link: str | None, base: str | None) -> str | None:

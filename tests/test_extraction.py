@@ -17,7 +17,7 @@ from extractors import extract_article
 from extractors.cli import run
 from extractors.continuation import add_sibling_chunks
 from extractors.dates import parse_date, pick_date
-from extractors.news import _looks_like_the_article
+from extractors.news import _covers_the_prose, _looks_like_the_article
 from seedwatch.models import FeedEntry
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
@@ -277,3 +277,42 @@ def test_the_fast_pass_is_kept_only_when_it_looks_like_the_article() -> None:
     # Too short to judge, and a headline without spaced words (Korean) is not compared.
     assert not _looks_like_the_article("Haftar in Ankara.", "Haftar in Ankara")
     assert _looks_like_the_article(prose, "엔터 미디어")
+
+
+def test_furniture_that_swallowed_the_article_is_kept() -> None:
+    # An unclosed menu <nav> (or <aside>, or menu <button>) nests the rest of the page
+    # inside it; dropping it as furniture dropped the article with it (7 of 325 WCXB pages).
+    paragraphs = "".join(f"<p>{p}</p>" for p in PARAGRAPHS * 2)
+    swallowed = (
+        "<!doctype html><html lang='en'><head><title>Maritime deal signed</title></head><body>"
+        "<header><nav class='menu'><ul><li><a href='/'>Home</a></li><li><a href='/w'>World</a></li></ul>"
+        f"<article><h1>Maritime deal signed</h1>{paragraphs}</article></nav></header>"
+        "<footer><p>Contact us</p></footer></body></html>"
+    )
+    article = extract_article(swallowed, now=NOW)
+    assert all(p in article.text for p in PARAGRAPHS), article.text
+    assert "Contact us" not in article.text
+
+
+def test_a_fast_pass_that_misses_most_of_the_prose_gives_way() -> None:
+    intro = "An introduction of a list article that names the places it goes on to describe in turn. " * 6
+    items = "".join(f"<div>{p} {p}</div>" for p in PARAGRAPHS * 4)  # prose in bare <div>s, no <p>
+    tree = lxml.html.fromstring(f"<html><body><p>{intro}</p>{items}</body></html>")
+    assert not _covers_the_prose(intro, tree)  # the intro alone: a fifth of the prose or less
+    assert _covers_the_prose(intro + " ".join(PARAGRAPHS * 8), tree)
+
+
+def test_title_drops_the_site_name_and_decodes_double_encoded_entities() -> None:
+    head = '<meta property="og:title" content="Maritime deal signed | Example News">'
+    assert extract_article(news_page(extra_head=head), now=NOW).title == "Maritime deal signed"
+    json_ld = {"@type": "NewsArticle", "headline": "Ministers&#8217; maritime deal &amp; its critics"}
+    assert extract_article(news_page(json_ld), now=NOW).title == "Ministers\u2019 maritime deal & its critics"
+    # A "Headline: subtitle" title is not cut, and without a bare headline beside it nothing is.
+    lone = '<meta property="og:title" content="Deal: what it means - Example News">'
+    assert extract_article(page("<p>text</p>", lone), now=NOW).title == "Deal: what it means - Example News"
+
+
+def test_visible_byline_is_the_author_when_the_markup_names_none() -> None:
+    byline = '<div class="byline">By <a href="/staff/jane-doe" class="author">Jane Doe</a></div>'
+    article = extract_article(news_page(extra_body=byline), now=NOW)
+    assert article.authors == ("Jane Doe",)
