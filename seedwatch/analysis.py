@@ -2,6 +2,10 @@
 
 Pure functions of their inputs, so they run the same inline, in a process pool
 and in tests. The profiles are compiled once per process (:func:`init_worker`).
+
+Titles and authors are stored as :mod:`seedwatch.safe_text` shows them (one line, no
+control, bidirectional or zero-width characters, titles capped): the index, Kibana and
+emails all see the clean form. Tagging reads at most ``MAX_TAGGED_CHARS`` of the text.
 """
 
 from __future__ import annotations
@@ -15,7 +19,14 @@ from extractors import extract_article
 from seedwatch.dedup import fingerprints
 from seedwatch.models import ExtractedArticle, FeedEntry, TopicTag
 from seedwatch.relevance import TopicProfile, load_profiles, tag_article
+from seedwatch.safe_text import TITLE_MAX_CHARS, display_text
 from seedwatch.urls import canonicalize_url
+
+# Tagging reads this much of an article's text at most. A news article runs to a few
+# thousand characters and states its subject early; a page far longer (an archive, a
+# hostile page) would only cost time and memory in proportion (docs/reliability.md).
+MAX_TAGGED_CHARS = 100_000
+AUTHOR_MAX_CHARS = 200
 
 _worker_profiles: dict[str, TopicProfile] = {}
 
@@ -50,10 +61,10 @@ def analyse_article(
     )
     extracted: ExtractedArticle = extract_article(html or "", row["url"], feed_entry=entry, now=now)
     from_page = html is not None and extracted.method not in ("feed-summary", "none")
-    title = (extracted.title or entry.title).strip()
+    title = display_text(extracted.title or entry.title, max_chars=TITLE_MAX_CHARS)
     text = extracted.text if extracted.text else entry.summary
     language = extracted.language or entry.language
-    tags = tag_topics(profiles, title=title, text=text, language=language)
+    tags = tag_topics(profiles, title=title, text=text[:MAX_TAGGED_CHARS], language=language)
     best = max(tags, key=lambda t: (t.grade, t.score), default=None)
     canonical = canonicalize_url(extracted.canonical_url) if from_page and extracted.canonical_url else None
     text_hash, signature = fingerprints(f"{title}\n{text}")
@@ -63,7 +74,7 @@ def analyse_article(
         "language": language,
         "published_at": extracted.published_at or entry.published_at,
         "modified_at": extracted.modified_at,
-        "authors": list(extracted.authors),
+        "authors": [a for a in (display_text(a, max_chars=AUTHOR_MAX_CHARS) for a in extracted.authors) if a],
         "section": extracted.section,
         "image": extracted.image,
         "body_source": "page" if from_page else "feed-summary",

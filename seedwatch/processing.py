@@ -153,7 +153,9 @@ async def _analysed(settings: Settings, rows: list[dict[str, Any]], *, now: date
     from seedwatch.workers import analyse_jobs, analysis_pool
 
     def pool() -> Any:  # rebuilt if a worker died
-        return analysis_pool(workers, settings.paths.topics_dir, settings.paths.seeds_dir)
+        return analysis_pool(
+            workers, settings.paths.topics_dir, settings.paths.seeds_dir, settings.pipeline.article_budget()
+        )
 
     queued: dict[asyncio.Future[list[dict[str, Any]]], list[Queued]] = {}
     unsent: list[tuple[int, FetchedPage]] = []  # fetched, not yet handed to the pool

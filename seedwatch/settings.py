@@ -34,6 +34,7 @@ from seedwatch.models import stable_id
 from seedwatch.polling import PollingPolicy
 from seedwatch.store.schema import articles as articles_table
 from seedwatch.store.schema import feeds as feeds_table
+from seedwatch.workers import ArticleBudget
 
 DEFAULT_CONFIG_DIR = Path("config")
 ENV_PREFIX = "SEEDWATCH__"
@@ -93,6 +94,10 @@ class PipelineSettings(_Strict):
     retry_fetch_after_s: int = Field(1800, ge=0)
     processes: int = Field(0, ge=0)  # CPU workers for extraction and tagging; 0 = one per core
     lease_s: int = Field(900, ge=30)  # how long a worker owns claimed feeds or articles
+    # One article's budget in an analysis worker (extraction, tagging, fingerprints): past
+    # either, that article fails with the reason and the rest go on (docs/reliability.md).
+    article_cpu_s: float = Field(60.0, gt=0)  # CPU seconds
+    article_memory_mb: int = Field(1024, ge=64)  # beyond the worker's size with its profiles loaded
     # Airflow's execution_timeout for every task of the DAG: a hung task is killed and retried
     # instead of holding the DAG (max_active_runs=1) for ever. Read when the DAG is parsed.
     task_timeout_s: int = Field(1800, ge=60)
@@ -105,6 +110,9 @@ class PipelineSettings(_Strict):
     @classmethod
     def _known_timezone(cls, value: str) -> str:
         return _check_timezone(value)
+
+    def article_budget(self) -> ArticleBudget:
+        return ArticleBudget(cpu_s=self.article_cpu_s, memory_mb=self.article_memory_mb)
 
     @field_validator("schedule")
     @classmethod

@@ -14,6 +14,14 @@ a script (for the ``airflow`` script, all of Airflow, about 60 MB per worker); a
 package's ``__main__`` is skipped, which is why seedwatch starts Airflow as
 ``python -m airflow`` (:func:`seedwatch.airflow_runner.airflow_command`).
 
+Each article has a budget in a worker (:class:`ArticleBudget`, ``pipeline.article_cpu_s``
+and ``pipeline.article_memory_mb``): past its CPU time a timer interrupts the analysis,
+past its memory the allocation fails (``RLIMIT_AS``), and that article alone gets an
+``{"error": ...}`` instead of an analysis; the worker goes on with the next. Code that
+holds the interpreter past twice the budget (a C loop no signal interrupts) meets the
+kernel's ``RLIMIT_CPU`` instead: the worker dies, the pool is replaced, and the caller
+(:mod:`seedwatch.processing`) retries that job's pages one by one to find the article.
+
 The caller does not import the analysis code either (trafilatura, datasketch: 1.8 s and
 about 100 MB): the pool's initializer and entry point are the thin wrappers here, which
 the workers resolve to the module the fork server preloaded. :func:`prestart_pool` starts
@@ -25,8 +33,11 @@ from __future__ import annotations
 import atexit
 import gc
 import multiprocessing
+import resource
+import signal
 import threading
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,34 +48,108 @@ log = structlog.get_logger(__name__)
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
-_shape: tuple[int, Path, Path] | None = None
 _warm: ProcessPoolExecutor | None = None  # the pool whose workers have all run a job
 
 
-def _init_worker(topics_dir: Path, seeds_dir: Path) -> None:
+@dataclass(frozen=True, slots=True)
+class ArticleBudget:
+    """What one article may cost an analysis worker (extraction, tagging, fingerprints)."""
+
+    cpu_s: float = 60.0  # CPU seconds
+    memory_mb: int = 1024  # memory beyond what the worker holds once its profiles are loaded
+
+
+class OverBudget(BaseException):  # noqa: N818 - raised by the CPU timer, caught per article
+    """An article's analysis went past its CPU time.
+
+    A BaseException, like KeyboardInterrupt: the extractors' ``except Exception`` fallbacks
+    must not swallow it and carry on with the same article.
+    """
+
+
+_shape: tuple[int, Path, Path, ArticleBudget] | None = None
+_budget: ArticleBudget | None = None  # in a worker: set by _init_worker
+_in_article = False  # the CPU timer interrupts only an article's analysis
+
+
+def _init_worker(topics_dir: Path, seeds_dir: Path, budget: ArticleBudget | None = None) -> None:
     from seedwatch.analysis import init_worker
 
+    global _budget
     init_worker(topics_dir, seeds_dir)
     # The profiles live as long as the worker: out of the cyclic collector's sight, which
     # otherwise walks all of them again and again while one long article is tagged.
     gc.freeze()
+    if budget is not None:
+        _budget = budget
+        _limit_address_space(budget.memory_mb)
+        signal.signal(signal.SIGPROF, _cpu_timer_fired)
+
+
+def _limit_address_space(memory_mb: int) -> None:
+    """Allocations past the worker's present size plus ``memory_mb`` fail (MemoryError)."""
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        size = int(statm.read().split()[0]) * resource.getpagesize()
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    soft = size + memory_mb * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
+
+
+def _cpu_timer_fired(signum: int, frame: object) -> None:
+    if _in_article:
+        raise OverBudget
 
 
 def analyse_jobs(jobs: list[tuple[dict[str, Any], str | None, datetime]]) -> list[dict[str, Any]]:
-    """Several pages in one job: a job's queue and pickling overhead is paid once for them."""
+    """Several pages in one job: a job's queue and pickling overhead is paid once for them.
+
+    In a worker with a budget, an article over it gets ``{"error": ...}`` in its place.
+    """
     from seedwatch.analysis import analyse_in_worker
 
-    return [analyse_in_worker(job) for job in jobs]
+    if _budget is None:
+        return [analyse_in_worker(job) for job in jobs]
+    return [_within_budget(analyse_in_worker, job, _budget) for job in jobs]
+
+
+def _within_budget(analyse: Any, job: tuple[dict[str, Any], str | None, datetime], budget: ArticleBudget) -> Any:
+    global _in_article
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    # The kernel's backstop (SIGXCPU ends the worker) for code the timer cannot interrupt.
+    resource.setrlimit(resource.RLIMIT_CPU, (int(usage.ru_utime + usage.ru_stime + 2 * budget.cpu_s) + 5, hard))
+    _in_article = True
+    signal.setitimer(signal.ITIMER_PROF, budget.cpu_s)
+    try:
+        return analyse(job)
+    except OverBudget:
+        return _over_budget(job, f"more than {budget.cpu_s:g} s of CPU time (pipeline.article_cpu_s)")
+    except MemoryError:
+        return _over_budget(job, f"more than {budget.memory_mb} MB of memory (pipeline.article_memory_mb)")
+    finally:
+        _in_article = False
+        signal.setitimer(signal.ITIMER_PROF, 0)
+
+
+def _over_budget(job: tuple[dict[str, Any], str | None, datetime], what: str) -> dict[str, str]:
+    gc.collect()  # what the analysis left in cycles, before the next article
+    size = len(job[1] or "")
+    log.warning("article.over_budget", url=job[0].get("url"), budget=what, page_chars=size)
+    return {"error": f"analysis over budget: {what}; page of {size} characters"}
 
 
 def _ready() -> None:
     """A no-op job: a worker that ran it has imported the analysis code and loaded the profiles."""
 
 
-def analysis_pool(workers: int, topics_dir: Path, seeds_dir: Path) -> ProcessPoolExecutor:
-    """The shared pool of ``workers`` processes with the profiles of these directories loaded."""
+def analysis_pool(
+    workers: int, topics_dir: Path, seeds_dir: Path, budget: ArticleBudget | None = None
+) -> ProcessPoolExecutor:
+    """The shared pool of ``workers`` processes with the profiles of these directories loaded,
+    and ``budget`` (default :class:`ArticleBudget`) per article."""
     global _pool, _shape
-    shape = (workers, Path(topics_dir), Path(seeds_dir))
+    budget = budget or ArticleBudget()
+    shape = (workers, Path(topics_dir), Path(seeds_dir), budget)
     with _lock:
         broken = _pool is not None and getattr(_pool, "_broken", False)
         if _pool is None or _shape != shape or broken:
@@ -73,7 +158,10 @@ def analysis_pool(workers: int, topics_dir: Path, seeds_dir: Path) -> ProcessPoo
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["seedwatch.worker_preload"])
             _pool = ProcessPoolExecutor(
-                max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(topics_dir, seeds_dir)
+                max_workers=workers,
+                mp_context=context,
+                initializer=_init_worker,
+                initargs=(topics_dir, seeds_dir, budget),
             )
             _shape = shape
         return _pool
@@ -90,7 +178,7 @@ def running_pool(*, warm: bool = False) -> ProcessPoolExecutor | None:
         return _pool
 
 
-def prestart_pool(workers: int, topics_dir: Path, seeds_dir: Path) -> None:
+def prestart_pool(workers: int, topics_dir: Path, seeds_dir: Path, budget: ArticleBudget | None = None) -> None:
     """Start the pool's workers in a background thread and return at once.
 
     Starting a worker waits for the fork server's import of the analysis code; in a
@@ -100,7 +188,7 @@ def prestart_pool(workers: int, topics_dir: Path, seeds_dir: Path) -> None:
     def start() -> None:
         global _warm
         try:
-            pool = analysis_pool(workers, topics_dir, seeds_dir)
+            pool = analysis_pool(workers, topics_dir, seeds_dir, budget)
             for future in [pool.submit(_ready) for _ in range(workers)]:
                 future.result()
             with _lock:
