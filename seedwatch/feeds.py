@@ -43,6 +43,7 @@ from lxml import html as lxml_html
 
 from seedwatch.fetch import XML_ENCODING_DECLARATION, decode_text, header_charset
 from seedwatch.models import FeedEntry
+from seedwatch.safe_text import TITLE_MAX_CHARS, display_text
 
 __all__ = ["MAX_ENTRIES", "ParsedFeed", "parse_feed", "parse_feed_date", "plain_text"]
 
@@ -271,7 +272,7 @@ def parse_feed(
                 continue
             seen_guids.add(guid)
         summary = plain_text(raw.get("summary") or raw.get("description"))
-        title = plain_text(raw.get("title"))
+        title = display_text(plain_text(raw.get("title")), max_chars=TITLE_MAX_CHARS)  # stored as shown
         if not title and summary:
             title = _title_from(summary)
         url = _entry_url(raw, base_url)
