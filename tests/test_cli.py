@@ -241,8 +241,25 @@ def test_every_command_of_the_readme_table_is_useful_after_the_demo(demo: Demo, 
     sample = tmp_path / "sample.jsonl"
     dev = [json.loads(line) for line in (PROJECT / "tests/fixtures/relevance/dev.jsonl").open()]
     sample.write_text("".join(json.dumps(item) + "\n" for item in dev[:6]))
+    events = tmp_path / "events.jsonl"
+    deal = "Turkey and Libya signed a maritime boundary deal in Istanbul on Wednesday."
+    events.write_text(
+        "".join(
+            json.dumps({"id": key, "title": title, "text": text, "date": "2025-09-01", "cluster_id": event}) + "\n"
+            for key, title, text, event in (
+                ("a", "Ankara and Tripoli sign maritime deal", deal, "deal"),
+                ("b", "Turkey, Libya sign maritime boundary deal", deal, "deal"),
+                ("c", "Floods hit northern Italy", "Heavy rain flooded towns in northern Italy.", "flood"),
+            )
+        )
+    )
     config = str(demo.config)
     expectations: dict[str, tuple[list[str], Callable[[str], bool]]] = {
+        "cluster": (
+            ["cluster", str(events)],
+            lambda out: [json.loads(line)["story"] for line in out.splitlines()] == ["a", "a", "c"],
+        ),
+        "eval stories": (["eval", "stories", str(events)], lambda out: "B-cubed" in out and "precision" in out),
         "run": (["run", "--once", "-c", config], lambda out: "new articles" in out and "emails sent" in out),
         "search": (
             ["search", "-c", config, "actor:Haftar"],
