@@ -287,6 +287,15 @@ def test_every_command_of_the_readme_table_is_useful_after_the_demo(demo: Demo, 
         assert "Traceback" not in out + err and not ANSI_OR_C1.search(out), command
 
 
+def test_the_readme_says_which_commands_take_a_configuration_directory() -> None:
+    said = re.search(r"Every command but (.+?) reads the\s+configuration", README, flags=re.DOTALL)
+    assert said, "README: the sentence on -c DIR"
+    without = {name.strip("`") for name in re.findall(r"`[a-z ]+`", said.group(1))}
+    for command in re.findall(r"^\| `seedwatch ([a-z]+(?: [a-z]+)?)", README, flags=re.MULTILINE):
+        _, out, _ = cli(*command.split(), "--help", columns=200)
+        assert ("--config" in out) == (command not in without), command
+
+
 def test_read_only_commands_create_no_store_and_say_what_to_run(tmp_path: Path) -> None:
     config = tmp_path / "config"
     config.mkdir()
