@@ -83,3 +83,25 @@ def test_a_rule_failing_at_run_time_does_not_stop_the_rules_after_it(
     with pytest.raises(Exception, match="OR needs a term"):
         send(sqlite_store, [broken, rule(name="after")], mail_sink, query_matcher=matches)
     assert len(mail_sink.messages) == 1
+
+
+def test_titles_are_stored_clean_at_ingestion() -> None:
+    """What the index and Kibana show: the feed's title and the page's, cleaned and capped."""
+    from datetime import UTC, datetime
+
+    from seedwatch.analysis import analyse_article
+    from seedwatch.feeds import parse_feed
+
+    title = f"{ESC}[2JHaf\u200btar\u202e visits Ankara " + "y" * 5000
+    feed = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
+        f"<item><title>{title.replace(ESC, '&#27;')}</title><link>https://wire.example/a</link></item>"
+        "</channel></rss>"
+    ).encode()
+    (entry,) = parse_feed(feed, feed_id="f", base_url="https://wire.example/").entries
+    page = f"<html><head><title>{title}</title></head><body><article><p>Text.</p></article></body></html>"
+    row = {"feed_id": "f", "guid": None, "url": "https://wire.example/a", "title": title, "summary": "Text."}
+    analysed = analyse_article({**row, "published_at": None, "feed_language": "en"}, page, now=datetime.now(UTC))
+    for stored in (entry.title, analysed["title"]):
+        assert stored.startswith("[2JHaftar visits Ankara yyy") and _invisible(stored) == []
+        assert len(stored) == TITLE_MAX_CHARS and stored.endswith("…")
