@@ -123,7 +123,7 @@ def _store_error(url: str, exc: BaseException) -> StoreError:
     message = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     lowered = message.lower()
     if "readonly" in lowered or "read-only" in lowered or "read only" in lowered:
-        hint = "it is read-only; give this process write access to the file and its directory"
+        hint = "it is read-only (opened read-only, or a file this process may not write: check it and its directory)"
     elif "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
         hint = "the file is corrupted or not a SQLite database; restore it from a backup or move it away"
     elif "unable to open" in lowered or "no such file" in lowered:
@@ -142,6 +142,8 @@ def _is_store_fault(exc: BaseException) -> bool:
     if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
         return True
     original = getattr(exc, "orig", None)
+    if getattr(original, "sqlstate", None) == "25006":  # a write in a read-only PostgreSQL session
+        return True
     # sqlite3.DatabaseError itself (not a subclass): "file is not a database", "malformed".
     return type(original).__name__ == "DatabaseError" and type(original).__module__ == "sqlite3"
 

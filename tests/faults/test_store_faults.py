@@ -236,3 +236,18 @@ def test_one_feed_the_store_refuses_fails_alone(
     assert "value the database refuses" in rows[refused["feed"]]["last_error"]
     assert rows[refused["feed"]]["consecutive_failures"] == 1
     assert all(row["lease_owner"] is None for row in rows.values())
+
+
+@pytest.mark.postgres
+def test_a_read_only_postgresql_session_refuses_writes_with_a_store_error(postgres_url: str) -> None:
+    StateStore.open(postgres_url).close()  # created and migrated by a writer first
+    store = StateStore.open(postgres_url, read_only=True)
+    try:
+        assert store.feed_rows() == []
+        with pytest.raises(StoreError) as raised:
+            store.sync_feeds(
+                [SimpleNamespace(feed_id="f", name="n", url="u", outlet="o", language="en", country="US")], now=NOW
+            )
+        assert "read-only" in _one_sentence(raised.value)
+    finally:
+        store.close()
