@@ -299,3 +299,14 @@ def test_an_actor_alias_expands_to_the_name_the_profile_gives() -> None:
     )
     assert matches(node, {"actors": ["Khalifa Haftar"], "grade": 2})
     assert expand_actor_aliases(parse('actor:"khalifa haftar"'), aliases) == Keyword("actors", "khalifa haftar")
+
+
+def test_the_fields_actor_queries_use_are_mapped_with_the_folded_analyzer(tmp_path) -> None:  # noqa: ANN001
+    from seedwatch.index.base import ElasticsearchSettings
+    from seedwatch.index.elastic import articles_template, percolator_index_body
+
+    ((field, _),) = to_elasticsearch("actor:haftar")["match_phrase"].items()
+    name, _, sub = field.partition(".")
+    for mappings in (articles_template(ElasticsearchSettings(), tmp_path)["template"]["mappings"],
+                     percolator_index_body(tmp_path)["mappings"]):  # fmt: skip
+        assert mappings["properties"][name]["fields"][sub] == {"type": "text", "analyzer": "folded"}
