@@ -6,7 +6,8 @@ for what the operator must fix, or for bugs, so Airflow retries and reports them
 
     SeedwatchError
     ├── ConfigError        a configuration file or value is invalid (names file, key, fix)
-    ├── StoreError         the state store cannot be opened or migrated
+    ├── StoreError         the state store cannot be used: down, unreachable, read-only,
+    │                      corrupted, locked or timed out (one sentence naming it)
     └── QueryError         a search query cannot be parsed (see seedwatch.index.query)
 """
 
@@ -42,7 +43,12 @@ class ConfigErrors(ConfigError):  # noqa: N818 - a collection of ConfigError
 
 
 class StoreError(SeedwatchError):
-    """The state store cannot be opened, migrated or written."""
+    """The state store cannot be opened, migrated, read or written.
+
+    Raised for faults of the store itself (see ``seedwatch.store.state``), with one sentence
+    that names the store (never its password) and what to check; a value one row cannot hold
+    stays a database error, handled per item by the pipeline.
+    """
 
 
 class QueryError(SeedwatchError):
