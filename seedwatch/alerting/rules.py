@@ -179,7 +179,7 @@ class _RuleFile(_Strict):
 # How to fix each kind of mistake: the error names the file and the key, and says this.
 _FIX_BY_FIELD = {
     "name": "use letters, digits, '.', '_' or '-' only, keep it short, and give each rule a unique name",
-    "query": "correct the query (its syntax is in docs/alerts.md), or remove the key",
+    "query": "correct the query (the `seedwatch search` syntax, docs/elasticsearch.md), or remove the key",
     "recipients": "list plain addresses, one per item, e.g. [analyst@example.org]",
     "timezone": "use an IANA time zone name such as Europe/Istanbul or UTC",
     "daily_at": 'write the local time quoted, as "HH:MM" (24-hour clock), e.g. daily_at: "08:00"',
