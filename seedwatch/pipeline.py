@@ -367,8 +367,10 @@ def _index_feed_health(settings: Settings, store: StateStore, index: Any, *, now
 def send_alerts(settings: Settings, *, now: datetime) -> Any:
     """Send what the alert rules say is due; SMTP failures are deferred, never lost."""
     from seedwatch.alerting import send_due_alerts, send_operations_digest
+    from seedwatch.alerting.compose import topic_titles
     from seedwatch.index.percolate import rule_query_matcher
 
+    titles = topic_titles(settings.paths.topics_dir, {rule.topic for rule in settings.alerts if rule.topic})
     store = open_store(settings)
     try:
         report = send_due_alerts(
@@ -376,6 +378,7 @@ def send_alerts(settings: Settings, *, now: datetime) -> Any:
             settings.alerts,
             settings.smtp,
             now=now,
+            topic_titles=titles,
             kibana_base_url=settings.kibana_base_url,
             query_matcher=rule_query_matcher(settings.index, _rule_queries(settings)),
             outbox_dir=settings.paths.var_dir / "sent-mail",

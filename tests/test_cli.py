@@ -444,5 +444,6 @@ def test_the_demo_email_names_the_topic_by_title_and_links_no_kibana(demo: Demo)
     message = email.message_from_bytes(raw, policy=email.policy.default)
     text = message.get_body(("plain",)).get_content()
     assert "libya_turkey" not in text and "Kibana" not in text and "5601" not in text
+    assert "stories: Libya–Turkey relations" in text.splitlines()[0], text[:200]
     titles = topic_titles(PROJECT / "config" / "topics", ["libya_turkey", "north_sea_fisheries"])
     assert titles == {"libya_turkey": "Libya–Turkey relations", "north_sea_fisheries": "North sea fisheries"}
