@@ -135,3 +135,23 @@ def test_tagging_reads_at_most_the_documented_cap() -> None:
     capped = analyse_article(beyond, None, now=NOW)
     assert capped["tags"] == within["tags"]  # what lies past the cap is not read by tagging
     assert capped["text"].endswith("military accord.")  # but it is stored
+
+
+def test_a_worker_stuck_where_no_signal_reaches_is_ended_by_the_kernel_and_replaced(pool_with: Any) -> None:
+    """The backstop: a C loop (here ``sum`` over a huge range, which never checks for
+    signals) outlives the CPU timer; RLIMIT_CPU ends the worker at twice the budget plus
+    5 s, the pool reports it broken, and the next call gets a new pool that works."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from seedwatch.workers import _within_budget
+
+    budget = ArticleBudget(cpu_s=0.5, memory_mb=4096)
+    pool = pool_with(budget)
+    stuck = pool.submit(_within_budget, eval, "sum(range(10**13))", budget)
+    with pytest.raises(BrokenProcessPool):
+        stuck.result(timeout=120)
+    replaced = pool_with(budget)
+    assert replaced is not pool
+    good = _job("https://news.example/good", GOOD_PAGE)
+    (analysed,) = replaced.submit(analyse_jobs, [good]).result(timeout=120)
+    assert analysed["body_source"] == "page"
