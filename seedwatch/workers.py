@@ -117,18 +117,20 @@ def _within_budget(analyse: Any, job: tuple[dict[str, Any], str | None, datetime
     usage = resource.getrusage(resource.RUSAGE_SELF)
     _, hard = resource.getrlimit(resource.RLIMIT_CPU)
     # The kernel's backstop (SIGXCPU ends the worker) for code the timer cannot interrupt.
-    resource.setrlimit(resource.RLIMIT_CPU, (int(usage.ru_utime + usage.ru_stime + 2 * budget.cpu_s) + 5, hard))
-    _in_article = True
-    signal.setitimer(signal.ITIMER_PROF, budget.cpu_s)
+    backstop = int(usage.ru_utime + usage.ru_stime + 2 * budget.cpu_s) + 5
+    resource.setrlimit(resource.RLIMIT_CPU, (backstop if hard == resource.RLIM_INFINITY else min(backstop, hard), hard))
     try:
-        return analyse(job)
+        try:
+            _in_article = True
+            signal.setitimer(signal.ITIMER_PROF, budget.cpu_s)
+            return analyse(job)
+        finally:  # disarmed before any handler below runs
+            _in_article = False
+            signal.setitimer(signal.ITIMER_PROF, 0)
     except OverBudget:
         return _over_budget(job, f"more than {budget.cpu_s:g} s of CPU time (pipeline.article_cpu_s)")
     except MemoryError:
         return _over_budget(job, f"more than {budget.memory_mb} MB of memory (pipeline.article_memory_mb)")
-    finally:
-        _in_article = False
-        signal.setitimer(signal.ITIMER_PROF, 0)
 
 
 def _over_budget(job: tuple[dict[str, Any], str | None, datetime], what: str) -> dict[str, str]:
