@@ -46,6 +46,8 @@ SHINGLE_SIZE = 4
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 # WCXB writes missing metadata as the string "None".
 _MISSING = {"", "None", "null"}
+# Tables are wide; a narrow terminal would wrap every cell.
+WIDTH = 140
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,7 +373,7 @@ def _print_scores(results: dict[str, list[Scores]]) -> None:
                 set_name, str(s.pages), s.name, f"{s.f1:.4f}", f"{s.precision:.4f}", f"{s.recall:.4f}",
                 f"{s.pages_per_second:.1f}", ratio,
             )  # fmt: skip
-    Console().print(table)
+    Console(width=WIDTH).print(table)
 
 
 def _print_metadata(rates: dict[str, list[MetadataRates]]) -> None:
@@ -386,7 +388,7 @@ def _print_metadata(rates: dict[str, list[MetadataRates]]) -> None:
     for set_name, rows in rates.items():
         for r in rows:
             table.add_row(set_name, r.name, f"{r.title:.1%}", f"{r.author:.1%}", f"{r.date:.1%}")
-    Console().print(table)
+    Console(width=WIDTH).print(table)
 
 
 def _print_ablations(results: dict[str, list[Ablation]]) -> None:
@@ -405,7 +407,7 @@ def _print_ablations(results: dict[str, list[Ablation]]) -> None:
                 set_name, s.name, f"{s.f1:.4f}", f"{s.precision:.4f}", f"{s.recall:.4f}",
                 f"{row.truth_removed:+.4f}", f"{row.noise_removed:.4f}",
             )  # fmt: skip
-    Console().print(table)
+    Console(width=WIDTH).print(table)
 
 
 def _print_cross_validation(points: list[GridPoint], baseline: dict[str, Scores]) -> None:
@@ -420,7 +422,7 @@ def _print_cross_validation(points: list[GridPoint], baseline: dict[str, Scores]
     for point in points:
         table.add_row(_short(point.settings), *(_triple(point.scores[n]) for n in names))
     table.add_row("plain trafilatura", *(_triple(baseline[n]) for n in names))
-    console = Console()
+    console = Console(width=WIDTH)
     console.print(table)
     for tune_on in names:
         for measure_on in names:
