@@ -118,3 +118,18 @@ def test_ordinary_attributes_are_kept() -> None:
     ).encode()
     parsed = parse_feed(body, feed_id="f", base_url="http://news.example/")
     assert [(e.title, e.url) for e in parsed.entries] == [("Atom", "http://news.example/atom")]
+
+
+def test_the_explanation_of_one_endless_sentence_stays_small(profile: TopicProfile) -> None:
+    """Tags are stored with every article and indexed: one 150 KB 'sentence' naming the
+    sides thousands of times is quoted in part, not copied whole with every hit."""
+    import json
+
+    from seedwatch.relevance.scorer import EXPLAINED_SENTENCE_CHARS
+
+    text = _repeat("Turkey sends troops to Libya under the accord, ", 150_000)
+    tag = tag_article(profile, title="Turkey and Libya", text=text, language="en")
+    quoted = [s for s in tag.explanation["sentences"] if s["where"] == "body"]
+    assert quoted and all(len(s["text"]) <= EXPLAINED_SENTENCE_CHARS for s in quoted)
+    assert all(t["end"] <= EXPLAINED_SENTENCE_CHARS for s in quoted for t in s["terms"])
+    assert len(json.dumps(tag.to_dict())) < 50_000

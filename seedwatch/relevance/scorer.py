@@ -32,6 +32,10 @@ from seedwatch.relevance.segments import LEAD_SENTENCES, Segment, Sentences, Tex
 LIST_CONTEXT_ENTITIES = 4  # a sentence naming this many distinct countries/actors is a list
 LIST_PLACES = 3  # places named as items of one enumeration: a list of countries
 MAX_EXPLAINED_SENTENCES = 4
+# An explanation quotes this much of a sentence at most, with the terms found there: one
+# "sentence" of 100,000 characters without a full stop would otherwise be stored whole,
+# with every one of its hits, in the article's tags (and the index).
+EXPLAINED_SENTENCE_CHARS = 2000
 SIMILARITY_TOKENS = 600
 
 # Evidence weights (sum clipped to 1). Set by reasoning about the grading rules, then
@@ -331,11 +335,15 @@ def _names(segments: list[Segment], *, kind: str | None = None) -> list[str]:
 
 def _explain(text: Text, segment: Segment, where: str) -> dict[str, object]:
     sentence = text.surface(segment.start, segment.end) if segment.end > segment.start else ""
+    cut = len(sentence) > EXPLAINED_SENTENCE_CHARS
+    sentence = sentence[:EXPLAINED_SENTENCE_CHARS]
     terms = []
     base = text.offsets[segment.start] if text.offsets else segment.start
     for hit in segment.hits:
         surface = text.surface(hit.start, hit.end)
         start = (text.offsets[hit.start] if text.offsets else hit.start) - base
+        if cut and start + len(surface) > EXPLAINED_SENTENCE_CHARS:
+            continue  # past the quoted part
         terms.append(
             {
                 "text": surface,
