@@ -345,8 +345,11 @@ def load_settings(config_dir: Path | None = None, environ: dict[str, str] | None
     settings = Settings()
     try:
         settings = Settings.model_validate(raw)
+        _resolve_paths(settings, config_dir.parent)
+        paths: PathSettings | None = settings.paths
     except ValidationError as exc:
         errors += _errors_from_validation(main_file, exc, env_keys=_env_keys(environ))
+        paths = None  # unknown: the rules' topics cannot be checked yet
 
     feeds_file = config_dir / "feeds.yaml"
     try:
@@ -368,6 +371,8 @@ def load_settings(config_dir: Path | None = None, environ: dict[str, str] | None
             errors += exc.errors
         except ConfigError as exc:
             errors.append(exc)
+    if paths is not None:
+        errors += _rule_topic_errors(alerts_file, rules, paths)
 
     if errors:
         raise ConfigErrors(errors) if len(errors) > 1 else errors[0]
@@ -375,10 +380,6 @@ def load_settings(config_dir: Path | None = None, environ: dict[str, str] | None
     settings.feeds = feeds
     settings.alerts = rules
     settings.config_dir = config_dir
-    _resolve_paths(settings, config_dir.parent)
-    errors = _rule_topic_errors(alerts_file, rules, settings.paths)
-    if errors:
-        raise ConfigErrors(errors) if len(errors) > 1 else errors[0]
     return settings
 
 
