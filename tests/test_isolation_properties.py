@@ -165,10 +165,13 @@ def test_any_charset_declaration_decodes(
     meta = f'<meta charset="{escape(charset)}">'
     scripted.status, scripted.body = 200, PAGE.format(meta="" if in_header else meta).encode() + body
     scripted.headers = {"Content-Type": _wire(f"text/html; charset={charset}") if in_header else "text/html"}
-    scripted.headers = {k: v for k, v in scripted.headers.items() if "\r" not in v and "\n" not in v and "\0" not in v}
+    scripted.headers = {k: v for k, v in scripted.headers.items() if "\r" not in v and "\n" not in v}
     page, polled = _run(_page_and_poll(site.url("/c"), FeedState()))
     _check(page, polled)
-    assert page.status is FetchStatus.OK and "Trablus" in (page.html or "")
+    if in_header and any(ord(char) < 32 and char != "\t" or ord(char) == 127 for char in charset):
+        assert page.status in (FetchStatus.OK, FetchStatus.NETWORK)  # h11 refuses such a header line
+    else:
+        assert page.status is FetchStatus.OK and "Trablus" in (page.html or "")
 
 
 FIELD = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
