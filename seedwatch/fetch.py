@@ -87,6 +87,7 @@ _ROBOTS_MAX_BYTES = 500_000
 _ROBOTS_TTL_S = 3600.0
 _MAX_CRAWL_DELAY_S = 30.0
 _CHUNK = 65_536
+_RETRIED_ONCE = (httpx.ConnectError, httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
 # Errors of a URL itself (httpx.InvalidURL is not an httpx.HTTPError): a hard refusal.
 _MALFORMED = (httpx.InvalidURL, idna.IDNAError, UnicodeError, ValueError)
 
@@ -635,7 +636,13 @@ class Fetcher:
                 "Accept", "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"
             )
         request = httpx.Request("GET", pinned, headers=request_headers, extensions=extensions)
-        response = await self._transport.handle_async_request(request)
+        try:
+            response = await self._transport.handle_async_request(request)
+        except _RETRIED_ONCE as exc:
+            # Before any answer: a kept-alive connection the server had just closed, or a
+            # connection reset under load. A GET is safe to send again, once, on a new one.
+            log.debug("fetch.retry", url=url[:300], error=repr(exc)[:200])
+            response = await self._transport.handle_async_request(request)
         try:
             return await self._read(original, url, response, accept)
         finally:

@@ -14,6 +14,7 @@ the outbox and the alert ledger remember what is done.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -421,6 +422,21 @@ def _isolated(stage: str, errors: list[str], call: Callable[[], _T]) -> _T | Non
         return None
 
 
+def _wait_for_other_runs(store: StateStore, *, now: datetime, wait_s: float, poll_s: float = 0.5) -> None:
+    """Wait (up to ``wait_s``) while another run still polls or processes (its leases are live).
+
+    Finalizing while an overlapping run is half-way through its articles gave stories and
+    alerts in two parts (two emails where one run sends one). A crashed run's leases end at
+    ``lease_s`` on the pipeline's clock; waiting longer than that is pointless.
+    """
+    deadline = time.monotonic() + wait_s
+    while store.leases_in_flight(now=now):
+        if time.monotonic() > deadline:
+            log.warning("run.other_run_still_busy", waited_s=wait_s)
+            return
+        time.sleep(poll_s)
+
+
 def run_once(settings: Settings, *, now: datetime, on_stage: Callable[[str], None] | None = None) -> RunReport:
     """The whole pipeline in this process: what the DAG does, without Airflow."""
 
@@ -453,6 +469,7 @@ def run_once(settings: Settings, *, now: datetime, on_stage: Callable[[str], Non
     store = open_store(settings)
     try:
         with store.holding("finalize-run", lease_s=settings.pipeline.lease_s, wait_s=settings.pipeline.lease_s):
+            _wait_for_other_runs(store, now=now, wait_s=settings.pipeline.lease_s)
             stage("dedup")
             dedup = _isolated("dedup", process.errors, lambda: assign_stories(settings, now=now)) or DedupSummary()
             stage("index")

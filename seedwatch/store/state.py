@@ -681,6 +681,14 @@ class StateStore:
                 .values(lease_owner=None, lease_until=None)
             )
 
+    def leases_in_flight(self, *, now: datetime) -> int:
+        """Feeds and articles leased (not expired at ``now``): another run is polling or processing."""
+        with self.engine.connect() as conn:
+            return sum(
+                int(conn.execute(sa.select(sa.func.count()).where(table.c.lease_until > now)).scalar_one())
+                for table in (feeds, articles)
+            )
+
     def count_articles(self, **where: Any) -> int:
         query = sa.select(sa.func.count()).select_from(articles)
         for column, value in where.items():
