@@ -316,3 +316,6 @@ def test_visible_byline_is_the_author_when_the_markup_names_none() -> None:
     byline = '<div class="byline">By <a href="/staff/jane-doe" class="author">Jane Doe</a></div>'
     article = extract_article(news_page(extra_body=byline), now=NOW)
     assert article.authors == ("Jane Doe",)
+    # A reader's name in the comments is not a byline.
+    comments = '<section id="comments"><div class="comment"><span class="author">Troll</span> Nice.</div></section>'
+    assert extract_article(news_page(extra_body=comments), now=NOW).authors == ()
