@@ -259,3 +259,34 @@ def test_the_next_articles_without_a_story_are_one_index_range(tmp_path) -> None
         plan = " ".join(row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}"))
     store.close()
     assert "ix_articles_story_first_seen" in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_a_failed_article_counts_an_attempt_waits_and_is_quarantined_at_the_last(state_url: str) -> None:
+    store = StateStore.open(state_url)
+    feed = _feed(1)
+    store.sync_feeds([feed], now=NOW)
+    ids = store.record_discovered([_article(f"https://a.example/{n}", feed.feed_id) for n in range(2)], now=NOW)
+    now = NOW
+    for attempt in (1, 2):
+        owner = new_owner()
+        assert len(store.claim_articles(ids, now=now, owner=owner, lease_s=600, max_attempts=2)) == 2
+        quarantined = store.fail_articles(
+            {ids[0]: f"analysis failed: boom {attempt}"}, owner=owner, now=now, max_attempts=2, retry_after_s=60
+        )
+        store.release_articles([ids[1]], owner=owner)
+        assert quarantined == (attempt == 2)
+        row = store.article_rows([ids[0]])[0]
+        assert (row["fetch_attempts"], row["last_fetch_error"], row["lease_owner"]) == (
+            attempt,
+            f"analysis failed: boom {attempt}",
+            None,
+        )
+        # Not taken again before its back-off (60 s × attempts) has passed.
+        assert ids[0] not in store.processable_article_ids(now=now, max_attempts=2, limit=10)
+        now += timedelta(seconds=60 * attempt + 1)
+    assert store.article_rows([ids[0]])[0]["status"] == "quarantined"
+    assert store.processable_article_ids(now=now + timedelta(days=1), max_attempts=2, limit=10) == [ids[1]]
+    assert store.quarantined_counts() == {feed.feed_id: 1}
+    assert [row["quarantined_articles"] for row in store.feed_rows()] == [1]
+    assert [row["url"] for row in store.quarantined_articles()] == ["https://a.example/0"]
+    store.close()
