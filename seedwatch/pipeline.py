@@ -178,8 +178,14 @@ def poll_feeds(settings: Settings, feed_ids: Sequence[str], *, now: datetime, fo
             state = reschedule(_feed_state(row), result, new_items=len(new_ids), now=now, policy=settings.polling)
             values = {k: v for k, v in asdict(state).items() if k in row}
             values["last_polled_at"] = now
-            store.save_feed_state(row["feed_id"], values, owner=owner, new_items=len(new_ids))
-            saved.add(row["feed_id"])
+            try:
+                store.save_feed_state(row["feed_id"], values, owner=owner, new_items=len(new_ids))
+                saved.add(row["feed_id"])
+            except Exception as exc:  # noqa: BLE001 - this feed's state is refused: released below, retried next run
+                if isinstance(exc, StoreError):
+                    raise
+                log.error("feed.state_not_saved", feed=row["name"], error=repr(exc)[:500], exc_info=exc)
+                summary.errors.append(f"{row['name']}: state not saved: {type(exc).__name__}: {exc}"[:500])
     finally:
         try:
             if claimed:  # what an exception left claimed goes back now, not after lease_s

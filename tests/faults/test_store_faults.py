@@ -180,6 +180,33 @@ def test_nul_never_reaches_the_store_on_either_engine(state_url: str) -> None:
         store.close()
 
 
+def test_a_feed_whose_state_cannot_be_saved_is_released_and_the_others_are_saved(
+    tmp_path: Path, news_site: LocalSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write_config(tmp_path / "run", site_url=news_site.base_url, smtp_port=1)
+    settings = load_settings(config, environ={})
+    batch = pipeline.plan_feed_batches(settings, now=NOW)[0]
+    real_save, refused = StateStore.save_feed_state, []
+
+    def save_or_fail(self: StateStore, feed_id: str, *args: object, **kwargs: object) -> None:
+        if not refused:
+            refused.append(feed_id)
+            raise sa.exc.DataError("UPDATE", {}, ValueError("state the database refuses"))
+        real_save(self, feed_id, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(StateStore, "save_feed_state", save_or_fail)
+    summary = pipeline.poll_feeds(settings, batch, now=NOW)
+    assert any("state the database refuses" in error for error in summary.errors)
+    store = StateStore.open(settings.state.url)
+    try:
+        rows = {row["feed_id"]: row for row in store.feed_rows()}
+    finally:
+        store.close()
+    assert all(row["lease_owner"] is None for row in rows.values())  # released now, not after lease_s
+    assert rows[refused[0]]["last_polled_at"] is None  # its state was not saved: polled again next run
+    assert all(rows[feed_id]["last_polled_at"] is not None for feed_id in batch if feed_id != refused[0])
+
+
 def test_a_poll_that_fails_part_way_gives_its_leases_back(
     tmp_path: Path, news_site: LocalSite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -190,12 +217,12 @@ def test_a_poll_that_fails_part_way_gives_its_leases_back(
 
     def save_then_fail(self: StateStore, feed_id: str, *args: object, **kwargs: object) -> None:
         if saved:
-            raise RuntimeError("store went away")
+            raise StoreError("The state store went away.")
         saved.append(feed_id)
         real_save(self, feed_id, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(StateStore, "save_feed_state", save_then_fail)
-    with pytest.raises(RuntimeError, match="store went away"):
+    with pytest.raises(StoreError, match="went away"):
         pipeline.poll_feeds(settings, batch, now=NOW)
     store = StateStore.open(settings.state.url)
     try:
