@@ -123,6 +123,14 @@ def test_a_story_closes_after_its_window() -> None:
     assert closed[0].story_id != closed[1].story_id
 
 
+def test_document_frequencies_count_articles_not_occurrences() -> None:
+    index = EventIndex()
+    index.count_document({"w:quake": 4.0, "e:qeshm": 2.0})
+    index.count_document({"w:quake": 1.0})
+    assert (index.documents, index.df["w:quake"], index.df["e:qeshm"]) == (2, 2, 1)
+    assert index.df_delta == index.df and index.documents_added == 2
+
+
 def test_candidates_come_from_postings_not_a_scan() -> None:
     index = EventIndex(window=None)
     for n in range(200):  # unrelated stories, each with its own vocabulary

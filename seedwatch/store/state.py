@@ -793,6 +793,12 @@ class StateStore:
 
 
 LEAD_CHARS = 3000  # enough for the first LEAD_WORDS words that event features read
+_IN_CHUNK = 500  # values per IN (...) list: well inside SQLite's and PostgreSQL's limits
+
+
+def _in_chunks(values: Sequence[str]) -> Iterator[list[str]]:
+    for start in range(0, len(values), _IN_CHUNK):
+        yield list(values[start : start + _IN_CHUNK])
 
 
 class StoryIndex:
@@ -830,40 +836,40 @@ class StoryIndex:
             .limit(limit)
         )
 
-    def same_content(self, conn: sa.Connection, content_hash: str, article_id: str) -> str | None:
-        return conn.execute(
-            sa.select(articles.c.story_id)
-            .where(
-                articles.c.content_hash == content_hash,
-                articles.c.story_id.is_not(None),
-                articles.c.article_id != article_id,
+    def stories_of_texts(self, conn: sa.Connection, content_hashes: Iterable[str]) -> dict[str, str]:
+        """Content hash -> the story of the first article with that text, for a whole batch."""
+        first: dict[str, tuple[datetime, str]] = {}
+        for chunk in _in_chunks(sorted(set(content_hashes))):
+            rows = conn.execute(
+                sa.select(articles.c.content_hash, articles.c.first_seen_at, articles.c.story_id).where(
+                    articles.c.content_hash.in_(chunk), articles.c.story_id.is_not(None)
+                )
             )
-            .order_by(articles.c.first_seen_at)
-            .limit(1)
-        ).scalar()
+            for content_hash, seen, story_id in rows:
+                seen = as_utc(seen)
+                if content_hash not in first or seen < first[content_hash][0]:
+                    first[content_hash] = (seen, story_id)
+        return {content_hash: story_id for content_hash, (_, story_id) in first.items()}
 
-    def band_candidates(self, conn: sa.Connection, keys: Sequence[str]) -> list[tuple[str, str | None, bytes]]:
-        """(article_id, story_id, minhash) of the articles sharing any LSH band.
+    def band_candidates(self, conn: sa.Connection, keys: Iterable[str]) -> dict[str, list[tuple[str, str, bytes]]]:
+        """Band key -> (article_id, story_id, minhash) of the stored articles indexed under it."""
+        found: dict[str, list[tuple[str, str, bytes]]] = {}
+        for chunk in _in_chunks(sorted(set(keys))):
+            rows = conn.execute(
+                sa.select(minhash_bands.c.band_key, articles.c.article_id, articles.c.story_id, articles.c.minhash)
+                .join(articles, articles.c.article_id == minhash_bands.c.article_id)
+                .where(minhash_bands.c.band_key.in_(chunk), articles.c.story_id.is_not(None))
+            )
+            for key, article_id, story_id, minhash in rows:
+                found.setdefault(key, []).append((article_id, story_id, minhash))
+        return found
 
-        The story is None for an article assigned in the open :class:`StoryBatch`
-        (its story is written when the batch is); look it up there.
-        """
-        if not keys:
-            return []
-        ids = sa.select(minhash_bands.c.article_id).where(minhash_bands.c.band_key.in_(list(keys))).distinct()
-        rows = conn.execute(
-            sa.select(articles.c.article_id, articles.c.story_id, articles.c.minhash)
-            .where(articles.c.article_id.in_(ids))
-            .order_by(articles.c.first_seen_at)
-        )
-        return [(r.article_id, r.story_id, r.minhash) for r in rows]
-
-    def index_bands(self, conn: sa.Connection, article_id: str, band_keys: Sequence[str]) -> None:
-        """Index an article's LSH bands now, so the next articles of the same batch find it."""
-        if band_keys:  # one statement for all bands: a statement each was most of de-duplication's time
+    def index_bands(self, conn: sa.Connection, bands: Sequence[tuple[str, str]]) -> None:
+        """Index (band_key, article_id) pairs: one statement for a whole batch."""
+        if bands:
             conn.execute(
                 self.store._insert(minhash_bands).on_conflict_do_nothing(),
-                [{"band_key": key, "article_id": article_id} for key in band_keys],
+                [{"band_key": key, "article_id": article_id} for key, article_id in bands],
             )
 
     def write(self, conn: sa.Connection, batch: StoryBatch, *, now: datetime) -> None:

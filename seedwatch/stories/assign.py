@@ -41,18 +41,51 @@ def _event_time(article: dict[str, Any]) -> datetime:
     return as_utc(article["published_at"]) or article["first_seen_at"]
 
 
-def _copy_of(
-    conn: sa.Connection, stories: StoryIndex, article: dict[str, Any], in_batch: set[str]
-) -> tuple[str | None, list[str]]:
-    """What the article is a near-duplicate of (a story, or an earlier article of this batch), and its band keys."""
-    keys = lsh_band_keys(article["minhash"]) if article["minhash"] else []
-    scored = [
-        (estimated_similarity(article["minhash"], signature), story or candidate)
-        for candidate, story, signature in stories.band_candidates(conn, keys)
-        if story or candidate in in_batch
-    ]
-    best = max(scored, default=(0.0, None), key=lambda pair: pair[0])
-    return (best[1] if best[1] is not None and best[0] >= NEAR_DUPLICATE_THRESHOLD else None), keys
+def _copies(
+    conn: sa.Connection, stories: StoryIndex, pending: list[dict[str, Any]], story_of_text: dict[str, str]
+) -> tuple[dict[str, str], list[str], LevelCounts]:
+    """The copy levels for a batch, with one query per level for the whole batch.
+
+    Returns what each copy copies (a story, or an earlier article of this batch whose story
+    is decided in the second pass), the texts first seen in this batch, and the counts.
+    """
+    counts = LevelCounts()
+    stored_texts = stories.stories_of_texts(conn, [article["content_hash"] for article in pending])
+    keys_of = {
+        article["article_id"]: lsh_band_keys(article["minhash"]) if article["minhash"] else []
+        for article in pending
+        if article["content_hash"] not in story_of_text and article["content_hash"] not in stored_texts
+    }
+    stored_bands = stories.band_candidates(conn, {key for keys in keys_of.values() for key in keys})
+    batch_bands: dict[str, list[tuple[str, bytes]]] = {}
+    copies: dict[str, str] = {}
+    first_texts: list[str] = []
+    bands: list[tuple[str, str]] = []
+    for article in pending:
+        article_id, text = article["article_id"], article["content_hash"]
+        target = story_of_text.get(text) or stored_texts.get(text)
+        if target:  # its bands equal its first copy's, indexed already
+            counts.exact_duplicates += 1
+            copies[article_id] = target
+            continue
+        keys = keys_of[article_id]
+        similar: dict[str, float] = {}  # story or batch article -> best similarity
+        for key in keys:
+            for _, story_id, signature in stored_bands.get(key, ()):
+                similar[story_id] = max(similar.get(story_id, 0.0), estimated_similarity(article["minhash"], signature))
+            for other, signature in batch_bands.get(key, ()):
+                similar[other] = max(similar.get(other, 0.0), estimated_similarity(article["minhash"], signature))
+        best = max(similar.items(), key=lambda item: item[1], default=(None, 0.0))
+        if best[0] is not None and best[1] >= NEAR_DUPLICATE_THRESHOLD:
+            counts.near_duplicates += 1
+            copies[article_id] = best[0]
+        story_of_text[text] = copies.get(article_id, article_id)  # resolved to a story after the batch
+        first_texts.append(text)
+        for key in keys:
+            batch_bands.setdefault(key, []).append((article_id, article["minhash"]))
+            bands.append((key, article_id))
+    stories.index_bands(conn, bands)
+    return copies, first_texts, counts
 
 
 def assign_batch(
@@ -71,30 +104,10 @@ def assign_batch(
     only the state they can reach is loaded. A copy of an article of this batch takes
     that article's story, whichever level gave it.
     """
-    counts = LevelCounts()
     batch = StoryBatch()
-    copies: dict[str, str] = {}  # article -> the story or the earlier batch article it copies
-    in_batch: set[str] = set()
-    first_texts: list[str] = []  # texts first seen in this batch
     for article in pending:
         article["first_seen_at"] = as_utc(article["first_seen_at"])
-        text = article["content_hash"]
-        target = story_of_text.get(text) or stories.same_content(conn, text, article["article_id"])
-        # A copy of a text has the same bands as its first copy, whose bands are indexed
-        # already: indexing them again would only lengthen candidate lists.
-        keys: list[str] = []
-        if target:
-            counts.exact_duplicates += 1
-        else:
-            target, keys = _copy_of(conn, stories, article, in_batch)
-            counts.near_duplicates += target is not None
-        if target:
-            copies[article["article_id"]] = target
-        else:
-            story_of_text[text] = article["article_id"]  # resolved to its story below
-            first_texts.append(text)
-        stories.index_bands(conn, article["article_id"], keys)
-        in_batch.add(article["article_id"])
+    copies, first_texts, counts = _copies(conn, stories, pending, story_of_text)
     fresh = [article for article in pending if article["article_id"] not in copies]
     terms = {article["article_id"]: event_terms(article["title"] or "", article["lead"] or "") for article in fresh}
     times = {article["article_id"]: _event_time(article) for article in pending}
@@ -115,8 +128,8 @@ def assign_batch(
             counts.same_event += not assignment.new
         counts.articles += 1
         counts.new_stories += batch.add(article, story_id)
-    for text in first_texts:
-        story_of_text[text] = batch.assigned[story_of_text[text]]
+    for text in first_texts:  # an article of this batch becomes its story; a story stays
+        story_of_text[text] = batch.assigned.get(story_of_text[text], story_of_text[text])
     stories.write(conn, batch, now=now)
     save_event_index(conn, events, stories.store._insert)
     return counts

@@ -29,8 +29,6 @@ batch of articles can touch from the state store, assigns, and writes back what 
 
 from __future__ import annotations
 
-import functools
-import heapq
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -70,14 +68,7 @@ Vector = dict[str, float]
 
 
 def _is_name(term: str) -> bool:
-    return not term.startswith("w:")
-
-
-@functools.cache
-def _common_words() -> frozenset[str]:
-    from seedwatch.relevance.resources import common_words
-
-    return frozenset(word for words in common_words().values() for word in words)
+    return term[0] not in "wc"  # "w:"/"c:" words; "e:" names and "#:" numbers
 
 
 def _norm(vector: Mapping[str, float]) -> float:
@@ -96,9 +87,10 @@ def _dot(small: Mapping[str, float], large: Mapping[str, float]) -> float:
 
 
 def top_terms(vector: Mapping[str, float], count: int) -> Vector:
+    """The ``count`` strongest terms (ties in the vector's order, so the same input gives the same terms)."""
     if len(vector) <= count:
         return dict(vector)
-    return dict(heapq.nlargest(count, vector.items(), key=lambda item: (item[1], item[0])))
+    return {term: vector[term] for term in sorted(vector, key=vector.__getitem__, reverse=True)[:count]}
 
 
 @dataclass
@@ -175,23 +167,21 @@ class EventIndex:
 
     def vector(self, terms: Mapping[str, float]) -> Vector:
         """The article's TF-IDF vector (sublinear term counts, smoothed IDF)."""
-        total = self.documents + 1
-        common = _common_words()
-        vector = {}
-        for term, count in terms.items():
-            if count <= 0:
-                continue
-            weight = math.log1p(count) * (math.log(total / (self.df.get(term, 0) + 1)) + 1.0)
-            vector[term] = weight * COMMON_WORD_WEIGHT if term[2:] in common and term.startswith("w:") else weight
+        base = math.log(self.documents + 1) + 1.0
+        df, log = self.df.get, math.log
+        vector = {term: math.log1p(count) * (base - log(df(term, 0) + 1)) for term, count in terms.items() if count > 0}
+        for term in vector:
+            if term[0] == "c":  # everyday vocabulary (see features)
+                vector[term] *= COMMON_WORD_WEIGHT
         return vector
 
-    def count_document(self, terms: Iterable[str]) -> None:
+    def count_document(self, terms: Mapping[str, float]) -> None:
         """Count an article in the document frequencies (before weighing it)."""
         self.documents += 1
         self.documents_added += 1
-        for term in terms:
-            self.df[term] += 1
-            self.df_delta[term] += 1
+        present = terms.keys()  # not the mapping: Counter.update would add its counts
+        self.df.update(present)
+        self.df_delta.update(present)
 
     def similarity(self, words: Vector, names: Vector, key_names: list[str], story: EventStory) -> float:
         word_norm, name_norm = story.norms()

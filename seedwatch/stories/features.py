@@ -4,7 +4,9 @@ Two reports of one event share its participants, places, figures and the words o
 headline; two events of one kind (two earthquakes, two takeovers) share the vocabulary
 but not the names and numbers. So an article's terms are three kinds of feature:
 
-- ``w:`` every word of the title and the lead (the title counts double: it is the event),
+- ``w:`` every word of the title and the lead (the title counts double: it is the event);
+  ``c:`` instead for words of everyday vocabulary (the most frequent words of 19
+  languages, ``resources/common_words.json``), which :mod:`events` weighs down,
 - ``e:`` capitalised words after the first of a sentence part, i.e. names of people,
   places and organisations in scripts with case, weighted higher than plain words,
 - ``#:`` numbers (magnitudes, death tolls, sums, scores, years).
@@ -17,6 +19,7 @@ stop-word list: the stream's own document frequencies weigh common words down.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import Counter
@@ -34,6 +37,13 @@ _NUMBER = re.compile(r"[\d.,]+")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
 
+@functools.cache
+def _common_words() -> frozenset[str]:
+    from seedwatch.relevance.resources import common_words
+
+    return frozenset(word for words in common_words().values() for word in words)
+
+
 def _tokens(text: str) -> list[str]:
     text = unicodedata.normalize("NFKC", text)
     # Chinese and Japanese have no spaces: each character is a token, as in relevance matching.
@@ -43,6 +53,7 @@ def _tokens(text: str) -> list[str]:
 def event_terms(title: str, text: str, *, lead_words: int = LEAD_WORDS) -> dict[str, float]:
     """Weighted term counts of the title and the lead (term -> count), for :mod:`events`."""
     lead = " ".join(text.split()[:lead_words])
+    common = _common_words()
     counts: Counter[str] = Counter()
     for part, weight in ((title, TITLE_WEIGHT), (lead, 1.0)):
         for position, token in enumerate(_tokens(part)):
@@ -52,7 +63,7 @@ def event_terms(title: str, text: str, *, lead_words: int = LEAD_WORDS) -> dict[
             word = token.casefold()
             if (len(word) < 2 and not _CJK.match(word)) or len(word) > MAX_TERM_CHARS:
                 continue
-            counts["w:" + word] += weight
+            counts[("c:" if word in common else "w:") + word] += weight
             # The first token of a title or lead is capitalised whatever it is.
             if position and token[0].isupper():
                 counts["e:" + word] += weight * NAME_WEIGHT
