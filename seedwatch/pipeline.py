@@ -390,11 +390,14 @@ def send_alerts(settings: Settings, *, now: datetime) -> Any:
             query_matcher=rule_query_matcher(settings.index, _rule_queries(settings)),
             outbox_dir=settings.paths.var_dir / "sent-mail",
         )
-        send_operations_digest(
-            store.engine, settings.alerts, settings.smtp, now=now, policy_quiet_factor=settings.polling.quiet_factor
-        )
     finally:
-        store.close()
+        # A rule that failed (re-raised after the other rules) must not cost the operators their digest.
+        try:
+            send_operations_digest(
+                store.engine, settings.alerts, settings.smtp, now=now, policy_quiet_factor=settings.polling.quiet_factor
+            )
+        finally:
+            store.close()
     return report
 
 
@@ -459,7 +462,13 @@ def run_once(settings: Settings, *, now: datetime, on_stage: Callable[[str], Non
             # Something to analyse: the workers' start-up (seconds of imports) overlaps the rest of polling.
             from seedwatch.workers import prestart_pool
 
-            prestart_pool(pool_size(settings), settings.paths.topics_dir, settings.paths.seeds_dir)
+            # With the run's budget, so processing reuses these workers rather than starting others.
+            prestart_pool(
+                pool_size(settings),
+                settings.paths.topics_dir,
+                settings.paths.seeds_dir,
+                settings.pipeline.article_budget(),
+            )
     stage("process")
     process = ProcessSummary()
     # Batches are the unit of Airflow's mapped tasks; in one process, a few long streams

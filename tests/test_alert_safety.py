@@ -105,3 +105,35 @@ def test_titles_are_stored_clean_at_ingestion() -> None:
     for stored in (entry.title, analysed["title"]):
         assert stored.startswith("[2JHaftar visits Ankara yyy") and _invisible(stored) == []
         assert len(stored) == TITLE_MAX_CHARS and stored.endswith("…")
+
+
+def test_a_failing_rule_does_not_cost_the_operators_their_digest(tmp_path: Path, mail_sink: MailSink) -> None:
+    """pipeline.send_alerts re-raises a rule's failure after the operations digest is sent."""
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from seedwatch.models import stable_id
+    from seedwatch.pipeline import send_alerts
+    from seedwatch.settings import Settings
+    from seedwatch.store.schema import feeds
+    from tests.test_alerts import NOW, smtp_for
+
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    store = StateStore.open(url)
+    put_article(store, "https://wire.example/a", story="s1")
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.insert(feeds).values(
+                feed_id=stable_id("https://broken.example/rss"), name="Broken", url="https://broken.example/rss",
+                outlet="broken.example", total_items=0, consecutive_failures=4, last_error="HTTP 500",
+            )
+        )  # fmt: skip
+    store.close()
+    broken = AlertRule.model_construct(**(rule(name="broken").model_dump() | {"query": "lang:tr OR"}))
+    ops = rule(name="ops", kind="operations", recipients=["ops@example.org"], daily_at="00:00", timezone="UTC")
+    settings = Settings(state={"url": url}, smtp=smtp_for(mail_sink), paths={"var_dir": tmp_path})
+    settings.__dict__["alerts"] = [broken, ops]  # as loaded by an older version, without the query check
+    with pytest.raises(Exception, match="OR needs a term"):
+        send_alerts(settings, now=NOW + timedelta(minutes=1))
+    assert [m["Subject"] for m in mail_sink.messages] == ["[seedwatch] operations: 1 problem(s)"]
