@@ -244,17 +244,41 @@ def _variable_for(loc: tuple[str, ...], env_keys: dict[tuple[str, ...], str]) ->
     return None
 
 
+# What most YAML mistakes are, by the parser's own words: the fix to suggest.
+_YAML_FIXES = (
+    ("'\\t'", "indent with spaces; YAML does not allow tabs"),
+    ("mapping values are not allowed", "quote a value that contains ': ' (e.g. title: \"Budget: the vote\")"),
+    ("could not find expected ':'", "write each entry as `key: value`, or quote a value that spans lines"),
+    ("expected <block end>", "line the key up with the keys above it (same indentation)"),
+    ("found undefined alias", "quote a value that starts with '*'"),
+    ("found character that cannot start any token", "quote a value that starts with '@', '`', '%' or '&'"),
+    ("found duplicate anchor", "quote a value that starts with '&'"),
+)
+
+
+def _yaml_error(path: Path, exc: yaml.YAMLError) -> ConfigError:
+    """The parser's error as one sentence: where, what, the line itself, and a likely fix."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = str(getattr(exc, "problem", None) or exc).strip()
+    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+    shown = ""
+    if mark is not None:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        if 0 <= mark.line < len(lines):
+            shown = f": `{lines[mark.line].strip()[:120]}`"
+    fix = next((hint for needle, hint in _YAML_FIXES if needle in problem), "correct the YAML at that line")
+    return ConfigError(str(path), where, f"not valid YAML, {problem}{shown}", fix)
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), f"byte {exc.start}", "not UTF-8 text", "save the file as UTF-8") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "(file)"
-        raise ConfigError(
-            str(path), where, f"not valid YAML ({getattr(exc, 'problem', exc)})", "fix the YAML syntax"
-        ) from None
+        raise _yaml_error(path, exc) from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -200,3 +200,28 @@ def test_a_bad_environment_override_names_the_variable_not_the_file(tmp_path: Pa
     (tmp_path / "2").mkdir()
     with pytest.raises(ConfigError, match=r"seedwatch.yaml: pipeline.feed_batch_size"):  # the file's own mistake
         load_settings(_config(tmp_path / "2", "pipeline:\n  feed_batch_size: abc\n"), environ={})
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "fix"),
+    [
+        ('pipeline:\n  schedule: "@hourly"\n\tfeed_batch_size: 3\n', "line 3, column 1", "indent with spaces"),
+        ("http:\n  user_agent: seedwatch: news\n", "line 2, column 24", "quote a value that contains ': '"),
+        ("pipeline:\n  schedule: '@hourly\n", "line 3", "correct the YAML at that line"),
+    ],
+)
+def test_a_yaml_mistake_names_the_line_shows_it_and_says_what_to_do(
+    tmp_path: Path, text: str, where: str, fix: str
+) -> None:
+    (tmp_path / "seedwatch.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path, environ={})
+    message = str(caught.value)
+    assert f"seedwatch.yaml: {where}" in message and f"Fix: {fix}" in message, message
+    assert "fix the YAML syntax" not in message
+
+
+def test_a_config_file_that_is_not_utf8_is_one_sentence(tmp_path: Path) -> None:
+    (tmp_path / "feeds.yaml").write_bytes("feeds: []  # é\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"feeds.yaml: byte \d+: not UTF-8 text. Fix: save the file as UTF-8"):
+        load_settings(tmp_path, environ={})
