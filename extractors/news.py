@@ -175,8 +175,10 @@ def _extract_body(tree: HtmlElement, signals: PageSignals, url: str | None) -> _
     if FAVOR_PRECISION and word_count(text) < MIN_PRECISE_WORDS:
         # Rare, so the third pass costs little overall.
         text = _trafilatura_text(tree, url, titles, anchors, favor_precision=False) or text
+    # The page looked wrong to the fast pass: a longer JSON-LD articleBody is the better body
+    # (paywall wrappers, and pages the full pass also cuts short).
     json_ld = signals.article_body or ""
-    if word_count(text) < MIN_PRECISE_WORDS and word_count(json_ld) > max(word_count(text), MIN_USEFUL_WORDS):
+    if word_count(json_ld) > max(word_count(text), MIN_USEFUL_WORDS):
         return _Body(unicodedata.normalize("NFC", json_ld), "json-ld")
     return _Body(text, "trafilatura") if text else None
 
