@@ -447,3 +447,28 @@ def test_the_demo_email_names_the_topic_by_title_and_links_no_kibana(demo: Demo)
     assert "stories: Libya–Turkey relations" in text.splitlines()[0], text[:200]
     titles = topic_titles(PROJECT / "config" / "topics", ["libya_turkey", "north_sea_fisheries"])
     assert titles == {"libya_turkey": "Libya–Turkey relations", "north_sea_fisheries": "North sea fisheries"}
+
+
+def test_the_demo_has_one_story_per_event_and_no_story_of_two_events(demo: Demo) -> None:
+    """The demo site's articles are named by their event (plane-crash-…, greece-expel-…):
+    each event's reports by different outlets are one story, and no story mixes events."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{demo.dir / 'state.db'}")
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT url, story_id FROM articles")).all()
+    engine.dispose()
+    event_of = {"apa-haftar-turkiye-visit": "haftar-visit", "mee-haftar-turkiye-visit": "haftar-visit"}
+    stories_of: dict[str, set[str]] = {}
+    events_in: dict[str, set[str]] = {}
+    for url, story in rows:
+        name = url.rsplit("/", 1)[-1].removesuffix(".html")
+        event = event_of.get(name) or re.sub(r"-[0-9a-f]{10,}$", "", name)
+        if event in ("aeb", "negatives-en"):
+            continue  # unrelated pages, one per event
+        stories_of.setdefault(event, set()).add(story)
+        events_in.setdefault(story, set()).add(event)
+    for event in ("plane-crash", "greece-expel", "haftar-visit", "arabic", "french", "sirte"):
+        assert len(stories_of[event]) == 1, (event, stories_of)
+    mixed = [sorted(events) for events in events_in.values() if len(events) > 1]
+    assert mixed == [], mixed

@@ -9,6 +9,8 @@ a story by
 
     similarity = (cosine of words + cosine of names and numbers) / 2
                  - KEY_MISS_PENALTY * share of the article's key names the story never had
+                 - STORY_KEY_MISS_PENALTY * share of the story's key names the article lacks
+                 - FADE * the gap to the story's reports as a share of the window
 
 The first part says "same kind of news"; names and numbers say "same event", and the
 penalty keeps an article whose main participants are new to a story out of it (two
@@ -43,12 +45,13 @@ __all__ = [
     "top_terms",
 ]
 
-JOIN_THRESHOLD = 0.16
+JOIN_THRESHOLD = 0.14
 # A title and a one-line summary (a page that could not be fetched) share a topic's names
 # with every story of that topic: so little text must match more closely to join.
 SHORT_TEXT_TERMS = 40
 SHORT_TEXT_THRESHOLD = 0.25
 KEY_MISS_PENALTY = 0.10
+STORY_KEY_MISS_PENALTY = 0.05  # the story's key names that the article never mentions
 # Words of everyday vocabulary (in any of the languages of resources/common_words.json)
 # weigh half: two events of one kind share them ("quake", "injured", "acquire").
 COMMON_WORD_WEIGHT = 0.5
@@ -63,6 +66,7 @@ CENTROID_NAMES = 60
 # A story stays open this long beyond its span of reports: follow-ups within weeks join it;
 # the same people and places months later are another story (docs/stories.md).
 DEFAULT_WINDOW = timedelta(days=30)
+FADE = 0.15
 
 Vector = dict[str, float]
 
@@ -108,6 +112,13 @@ class EventStory:
     outlets: list[str] = field(default_factory=list)
     languages: list[str] = field(default_factory=list)
     _norms: tuple[float, float] | None = field(default=None, repr=False, compare=False)
+    _keys: list[str] | None = field(default=None, repr=False, compare=False)
+
+    def key_names(self) -> list[str]:
+        """The story's most salient names and numbers (cached with the norms)."""
+        if self._keys is None:
+            self._keys = list(top_terms(self.names, KEY_NAMES))
+        return self._keys
 
     def norms(self) -> tuple[float, float]:
         """Lengths of the word and name centroids (cached until the next article joins)."""
@@ -116,7 +127,7 @@ class EventStory:
         return self._norms
 
     def add(self, words: Vector, names: Vector) -> None:
-        self._norms = None
+        self._norms = self._keys = None
         for target, part, keep in ((self.words, words, CENTROID_WORDS), (self.names, names, CENTROID_NAMES)):
             for term, value in part.items():
                 target[term] = target.get(term, 0.0) + value
@@ -183,12 +194,29 @@ class EventIndex:
         self.df.update(present)
         self.df_delta.update(present)
 
-    def similarity(self, words: Vector, names: Vector, key_names: list[str], story: EventStory) -> float:
+    def similarity(
+        self, words: Vector, names: Vector, key_names: list[str], story: EventStory, at: datetime | None = None
+    ) -> float:
         word_norm, name_norm = story.norms()
         word_cosine = _dot(words, story.words) / word_norm if story.words else 0.0
         name_cosine = _dot(names, story.names) / name_norm if story.names and names else 0.0
         missing = sum(1 for term in key_names if term not in story.names) / len(key_names) if key_names else 0.0
-        return (word_cosine + name_cosine) / 2 - KEY_MISS_PENALTY * missing
+        story_keys = story.key_names()
+        unmentioned = sum(1 for term in story_keys if term not in names) / len(story_keys) if story_keys else 0.0
+        return (
+            (word_cosine + name_cosine) / 2
+            - KEY_MISS_PENALTY * missing
+            - STORY_KEY_MISS_PENALTY * unmentioned
+            - self.fading(story, at)
+        )
+
+    def fading(self, story: EventStory, at: datetime | None) -> float:
+        """How much a story has faded by ``at``: nothing within its span of reports, ``FADE``
+        at the window's end. A follow-up the next day joins as easily as a report the same
+        day; three weeks later it must be much closer to the story."""
+        if self.window is None:
+            return 0.0
+        return FADE * min(story.gap_days(at) / (self.window.total_seconds() / 86400), 1.0)
 
     def ranked_candidates(self, lookup_terms: Iterable[str]) -> list[str]:
         """The stories posted under the most of these terms, best first, at most ``MAX_CANDIDATES``."""
@@ -220,7 +248,7 @@ class EventIndex:
         key_names = list(top_terms(names, KEY_NAMES))
         best, best_similarity = None, -1.0
         for story in self.candidates(vector, at):
-            similarity = self.similarity(words, names, key_names, story)
+            similarity = self.similarity(words, names, key_names, story, at)
             if similarity > best_similarity:
                 best, best_similarity = story, similarity
         required = self.threshold if len(terms) >= SHORT_TEXT_TERMS else max(self.threshold, SHORT_TEXT_THRESHOLD)
