@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+STORIES_DEV := ../shared/data/stories/ecbplus/dev.jsonl
 
 .PHONY: demo test install lint eval bench clean
 
@@ -29,6 +30,8 @@ lint: $(STAMP)
 eval: $(STAMP)
 	$(BIN)/python bench/extraction_eval.py
 	$(BIN)/seedwatch eval relevance tests/fixtures/relevance/dev.jsonl
+	@if [ -f $(STORIES_DEV) ]; then $(BIN)/seedwatch eval stories $(STORIES_DEV); \
+	else echo "eval stories: $(STORIES_DEV) not found (the shared data beside the checkout), skipped"; fi
 
 clean:
 	rm -rf var/demo
