@@ -34,6 +34,20 @@ TAIL_FURNITURE = re.compile(
         @\w+\.\w{2,}|reach(?:ed)?\s+(?:the\s+)?(?:reporters?|writers?|authors?|her|him|them)\b)""",
     re.IGNORECASE | re.VERBOSE,
 )
+# Headings of the teaser boxes a page appends to its article ("Related articles", "You
+# might also like", "More from ..."). Matched only in a short block in the second half of
+# the body; the block and everything after it go (on WCXB: +0.002 precision, no recall).
+TAIL_SECTION = re.compile(
+    r"""^\W*(?:
+        related\s+(?:articles|posts|stories|reading|content|news|coverage)|
+        you\s+(?:may|might)\s+also\s+(?:like|enjoy)|read\s+(?:this\s+)?next|more\s+from\b|
+        recommended\s+(?:for\s+you|reading|articles|posts|stories)|more\s+(?:articles|stories|posts|news)\b|
+        (?:most\s+)?popular\s+(?:posts|articles|stories)|latest\s+(?:posts|articles|news|stories)|
+        trending\s+(?:now|stories|articles)
+    )""",
+    re.IGNORECASE | re.VERBOSE,
+)
+TAIL_HEADING_WORDS = 8
 SHORT_BLOCK_WORDS = 60
 # A trailing block of this many words or fewer is a label ("Tags", "12 comments"), not prose.
 TINY_BLOCK_WORDS = 3
@@ -134,7 +148,21 @@ def clean_body(body: _Element, titles: set[str], anchors: AnchorKeys) -> None:
             _remove(block)
             continue
         drop_next_links = False
+    _drop_trailing_section(body)
     _trim_tail(body, anchors)
+
+
+def _drop_trailing_section(body: _Element) -> None:
+    """Drop a teaser box's heading in the body's second half, and all that follows it."""
+    blocks = list(body)
+    counts = [word_count(_block_text(block)) for block in blocks]
+    before, total = 0, sum(counts)
+    for index, (block, words) in enumerate(zip(blocks, counts, strict=True)):
+        if 2 * before >= total and 0 < words <= TAIL_HEADING_WORDS and TAIL_SECTION.match(_block_text(block)):
+            for trailing in blocks[index:]:
+                _remove(trailing)
+            return
+        before += words
 
 
 def _trim_tail(body: _Element, anchors: AnchorKeys) -> None:

@@ -319,3 +319,25 @@ def test_visible_byline_is_the_author_when_the_markup_names_none() -> None:
     # A reader's name in the comments is not a byline.
     comments = '<section id="comments"><div class="comment"><span class="author">Troll</span> Nice.</div></section>'
     assert extract_article(news_page(extra_body=comments), now=NOW).authors == ()
+
+
+def test_a_teaser_box_after_the_article_goes_with_its_heading() -> None:
+    teasers = (
+        "<h2>You might also like</h2>"
+        "<p>Harbour authorities publish the new shipping timetable for the winter season ahead</p>"
+        "<p>Fishermen's associations meet regional officials to discuss the quota system again</p>"
+    )
+    assert extract_article(news_page(extra_body=teasers), now=NOW).text.splitlines() == PARAGRAPHS
+    # The same heading before most of the article is a section of it, and stays.
+    early = page(
+        f"<h1>Maritime deal signed</h1><h2>More from the summit</h2>{''.join(f'<p>{p}</p>' for p in PARAGRAPHS)}"
+    )
+    assert "More from the summit" in extract_article(early, now=NOW).text
+
+
+def test_htmldate_when_the_markup_dates_are_unusable() -> None:
+    head = '<meta property="article:published_time" content="Monday, 29 December">'  # no year: unparseable
+    article = extract_article(
+        news_page(extra_head=head, extra_body='<p class="date">Published 2025-12-29</p>'), now=NOW
+    )
+    assert (article.published_at, article.published_source) == (datetime(2025, 12, 29, tzinfo=UTC), "htmldate")
