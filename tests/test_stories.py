@@ -131,6 +131,26 @@ def test_document_frequencies_count_articles_not_occurrences() -> None:
     assert index.df_delta == index.df and index.documents_added == 2
 
 
+def test_a_title_and_a_summary_must_match_more_closely_as_article_or_as_story() -> None:
+    from seedwatch.stories.events import JOIN_THRESHOLD, SHORT_TEXT_TERMS, SHORT_TEXT_THRESHOLD, EventStory
+
+    index = EventIndex()
+    full = EventStory("full", words={f"w:{n}": 1.0 for n in range(60)}, names={"e:qeshm": 1.0})
+    thin = EventStory("thin", words={"w:officials": 1.0, "w:energy": 1.0}, names={"e:ankara": 1.0})
+    assert index.required(SHORT_TEXT_TERMS + 50, full) == JOIN_THRESHOLD
+    assert index.required(SHORT_TEXT_TERMS - 5, full) == SHORT_TEXT_THRESHOLD > JOIN_THRESHOLD
+    assert index.required(SHORT_TEXT_TERMS + 50, thin) == SHORT_TEXT_THRESHOLD
+
+
+def test_a_story_fades_over_its_window() -> None:
+    index = EventIndex(window=timedelta(days=30))
+    story = EventStory("s", first_at=T0, last_at=T0 + timedelta(days=2))
+    assert index.fading(story, T0 + timedelta(days=1)) == 0.0  # inside its span of reports
+    assert index.fading(story, T0 + timedelta(days=3)) == pytest.approx(0.2 / 30)
+    assert index.fading(story, T0 + timedelta(days=32)) == pytest.approx(0.2)
+    assert EventIndex(window=None).fading(story, T0 + timedelta(days=300)) == 0.0
+
+
 def test_candidates_come_from_postings_not_a_scan() -> None:
     index = EventIndex(window=None)
     for n in range(200):  # unrelated stories, each with its own vocabulary

@@ -47,9 +47,10 @@ __all__ = [
 
 JOIN_THRESHOLD = 0.14
 # A title and a one-line summary (a page that could not be fetched) share a topic's names
-# with every story of that topic: so little text must match more closely to join.
-SHORT_TEXT_TERMS = 40
-SHORT_TEXT_THRESHOLD = 0.25
+# with every story of that topic: so little text, as an article or as a whole story, must
+# match more closely to join or be joined.
+SHORT_TEXT_TERMS = 25
+SHORT_TEXT_THRESHOLD = 0.3
 KEY_MISS_PENALTY = 0.10
 STORY_KEY_MISS_PENALTY = 0.05  # the story's key names that the article never mentions
 # Words of everyday vocabulary (in any of the languages of resources/common_words.json)
@@ -66,7 +67,7 @@ CENTROID_NAMES = 60
 # A story stays open this long beyond its span of reports: follow-ups within weeks join it;
 # the same people and places months later are another story (docs/stories.md).
 DEFAULT_WINDOW = timedelta(days=30)
-FADE = 0.15
+FADE = 0.2
 
 Vector = dict[str, float]
 
@@ -113,6 +114,11 @@ class EventStory:
     languages: list[str] = field(default_factory=list)
     _norms: tuple[float, float] | None = field(default=None, repr=False, compare=False)
     _keys: list[str] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def term_count(self) -> int:
+        """How many terms its centroid holds: few means the story is a title and a summary."""
+        return len(self.words) + len(self.names)
 
     def key_names(self) -> list[str]:
         """The story's most salient names and numbers (cached with the norms)."""
@@ -218,6 +224,13 @@ class EventIndex:
             return 0.0
         return FADE * min(story.gap_days(at) / (self.window.total_seconds() / 86400), 1.0)
 
+    def required(self, article_terms: int, story: EventStory) -> float:
+        """The similarity needed to join: more when the article or the story is a mere title
+        and summary, whose few words are the topic's names that every story shares."""
+        if article_terms < SHORT_TEXT_TERMS or story.term_count < SHORT_TEXT_TERMS:
+            return max(self.threshold, SHORT_TEXT_THRESHOLD)
+        return self.threshold
+
     def ranked_candidates(self, lookup_terms: Iterable[str]) -> list[str]:
         """The stories posted under the most of these terms, best first, at most ``MAX_CANDIDATES``."""
         shared: Counter[str] = Counter()
@@ -249,10 +262,9 @@ class EventIndex:
         best, best_similarity = None, -1.0
         for story in self.candidates(vector, at):
             similarity = self.similarity(words, names, key_names, story, at)
-            if similarity > best_similarity:
+            if similarity > best_similarity and similarity >= self.required(len(terms), story):
                 best, best_similarity = story, similarity
-        required = self.threshold if len(terms) >= SHORT_TEXT_TERMS else max(self.threshold, SHORT_TEXT_THRESHOLD)
-        new = best is None or best_similarity < required
+        new = best is None
         if new:
             best = self.stories[article_id] = EventStory(article_id, first_at=at, headline=title)
             best_similarity = 0.0
