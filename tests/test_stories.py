@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from seedwatch.stories.dataset import DatasetError, StoryItem, cluster_items, read_story_items
-from seedwatch.stories.events import EventIndex
+from seedwatch.stories.events import EventIndex, EventStory
 from seedwatch.stories.features import event_terms
 from seedwatch.stories.metrics import score_clustering
 
@@ -132,7 +132,7 @@ def test_document_frequencies_count_articles_not_occurrences() -> None:
 
 
 def test_a_title_and_a_summary_must_match_more_closely_as_article_or_as_story() -> None:
-    from seedwatch.stories.events import JOIN_THRESHOLD, SHORT_TEXT_TERMS, SHORT_TEXT_THRESHOLD, EventStory
+    from seedwatch.stories.events import JOIN_THRESHOLD, SHORT_TEXT_TERMS, SHORT_TEXT_THRESHOLD
 
     index = EventIndex()
     full = EventStory("full", words={f"w:{n}": 1.0 for n in range(60)}, names={"e:qeshm": 1.0})
