@@ -341,3 +341,13 @@ def test_htmldate_when_the_markup_dates_are_unusable() -> None:
         news_page(extra_head=head, extra_body='<p class="date">Published 2025-12-29</p>'), now=NOW
     )
     assert (article.published_at, article.published_source) == (datetime(2025, 12, 29, tzinfo=UTC), "htmldate")
+
+
+def test_a_fast_pass_holding_little_of_the_prose_gets_recall_modes_second_opinion() -> None:
+    # A list article whose items sit in teaser-class boxes: the balanced fast pass keeps
+    # only the intro (a fifth of the prose), trafilatura's recall mode keeps the items too.
+    intro = "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+    items = "".join(f'<div class="teaser-item">{p} {p}</div>' for p in reversed(PARAGRAPHS * 2))
+    article = extract_article(page(f"<h1>Maritime deal signed</h1>{intro}<div>{items}</div>"), now=NOW)
+    assert f"{PARAGRAPHS[4]} {PARAGRAPHS[4]}" in article.text
+    assert article.word_count > 300 and article.method == "trafilatura"
