@@ -1,8 +1,9 @@
 """Story assignment at scale: the de-duplication stage on distinct articles, on a real store.
 
 ``pipeline_bench.py`` repeats the 181 AEB pages under distinct URLs, so almost every
-article there is a copy found at the cheapest level (same text). This benchmark is the
-other extreme: every article is a distinct text, so every one goes through the near-
+article there is a copy found at the cheapest level (same text); ``--copies`` does the same
+here, without the rest of the pipeline. By default this benchmark is the other extreme:
+every article is a distinct text, so every one goes through the near-
 duplicate lookup *and* the event level (features, document frequencies, postings,
 centroids). Articles are made from the sentences of the AEB article bodies shipped in
 ``tests/fixtures/extraction/aeb`` (a title and eight sentences drawn at random, a fixed
@@ -11,6 +12,7 @@ seed), written to a fresh SQLite (or ``--state-url``) store as processed article
 shows whether the rate holds as the store grows.
 
     .venv/bin/python bench/stories_bench.py --articles 50000
+    .venv/bin/python bench/stories_bench.py --articles 50000 --copies
     .venv/bin/python bench/stories_bench.py --articles 10000 --state-url postgresql+psycopg://postgres@127.0.0.1:5432/bench
 """
 
@@ -50,21 +52,32 @@ def sentences() -> list[str]:
     return found
 
 
-def fill(store: StateStore, count: int, *, per_minute: int) -> None:
-    """``count`` distinct processed articles, ``per_minute`` of them first seen each minute."""
-    pool = sentences()
+def bodies() -> list[str]:
+    truth = json.loads(AEB_TRUTH.read_text(encoding="utf-8"))
+    return [entry["articleBody"] for entry in truth.values() if entry.get("articleBody")]
+
+
+def fill(store: StateStore, count: int, *, per_minute: int, copies: bool = False) -> None:
+    """``count`` processed articles, ``per_minute`` of them first seen each minute: distinct
+    texts, or (``copies``) the AEB bodies again and again from 1,000 outlets, as
+    ``pipeline_bench.py`` serves them."""
+    pool, whole = sentences(), bodies()
     rng = random.Random(7)
-    feed_id = stable_id("https://bench.example/feed")
     owner = new_owner("bench")
     for start in track(range(0, count, 1000), description="writing articles", console=Console(stderr=True)):
         found, results = [], []
         for n in range(start, min(start + 1000, count)):
             at = START + timedelta(minutes=n // per_minute)
             url = f"https://bench.example/{n}"
-            title = rng.choice(pool)[:120]
-            text = " ".join(rng.sample(pool, 8))
+            outlet = f"outlet{n % 1000}.example"
+            if copies:
+                text = whole[n % len(whole)]
+                title = text.split(".")[0][:120]
+            else:
+                title = rng.choice(pool)[:120]
+                text = " ".join(rng.sample(pool, 8))
             found.append(
-                NewArticle(url_key(url), url, url, feed_id, None, None, "bench.example", None, "en", title, "", at)
+                NewArticle(url_key(url), url, url, stable_id(outlet), None, None, outlet, None, "en", title, "", at)
             )
             content_hash, minhash = fingerprints(text)
             results.append(
@@ -84,15 +97,17 @@ def main() -> None:
     parser.add_argument("--slice", type=int, default=10_000, help="articles assigned per timed slice")
     parser.add_argument("--per-minute", type=int, default=10, help="articles first seen per minute")
     parser.add_argument("--state-url", help="default: a fresh SQLite file in a temporary directory")
+    parser.add_argument("--copies", action="store_true", help="the AEB bodies repeated, as pipeline_bench serves them")
     args = parser.parse_args()
     console = Console()
     with tempfile.TemporaryDirectory() as work:
         url = args.state_url or f"sqlite:///{Path(work) / 'state.db'}"
         store = StateStore.open(url)
-        fill(store, args.articles, per_minute=args.per_minute)
+        fill(store, args.articles, per_minute=args.per_minute, copies=args.copies)
         settings = Settings(state={"url": url})
         _release(store, -1)
-        table = Table(title=f"assign_stories over {args.articles:,} distinct articles ({url.split(':')[0]})")
+        kind = "copies of 181 texts" if args.copies else "distinct texts"
+        table = Table(title=f"assign_stories over {args.articles:,} articles, {kind} ({url.split(':')[0]})")
         for column in ("articles so far", "slice", "seconds", "articles/s", "new stories", "same event", "copies"):
             table.add_column(column, justify="right")
         done, total_s = 0, 0.0

@@ -105,7 +105,8 @@ def test_event_terms_read_names_numbers_and_words_in_any_script() -> None:
     assert "e:a" not in terms  # the first word of a sentence part is capitalised whatever it is
     assert terms["w:quake"] == 2.0  # the title counts double
     chinese = event_terms("地震", "南部岛屿发生地震")
-    assert chinese["w:地"] > 0 and chinese["w:震"] > 0
+    assert chinese["w:地震"] == 3.0 and chinese["w:岛屿"] == 1.0  # character pairs: the title's twice
+    assert "w:地" not in chinese  # single characters are shared by unrelated texts
 
 
 def test_reports_of_one_event_are_one_story_and_another_event_of_the_same_kind_is_not() -> None:

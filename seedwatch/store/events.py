@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from seedwatch.store.schema import stories, story_postings, story_term_df
 from seedwatch.stories.events import LOOKUP_TERMS, POSTINGS_PER_TERM, EventIndex, EventStory, top_terms
 
-__all__ = ["load_event_index", "load_event_story", "save_event_index"]
+__all__ = ["load_event_index", "load_event_stories", "save_event_index"]
 
 DOCUMENTS_KEY = "*"  # the row of story_term_df that counts articles (no term starts with "*")
 _CHUNK = 500  # terms per IN (...) list: well inside SQLite's and PostgreSQL's limits
@@ -95,14 +95,12 @@ def _salient(index: EventIndex, terms: Mapping[str, float]) -> list[str]:
     return list(top_terms(index.vector(terms), LOOKUP_TERMS))
 
 
-def load_event_story(conn: sa.Connection, index: EventIndex, story_id: str) -> EventStory | None:
-    """The story a copy joined, read once if the batch did not load it as a candidate."""
-    if story_id not in index.stories:
-        row = conn.execute(sa.select(stories).where(stories.c.story_id == story_id)).first()
-        if row is None:
-            return None
-        index.stories[story_id] = _story(row._mapping)
-    return index.stories[story_id]
+def load_event_stories(conn: sa.Connection, index: EventIndex, story_ids: Iterable[str]) -> None:
+    """Read the stories that copies joined, those the batch did not load as candidates, at once."""
+    missing = sorted(set(story_ids) - index.stories.keys())
+    for chunk in _chunks(missing):
+        for row in conn.execute(sa.select(stories).where(stories.c.story_id.in_(chunk))):
+            index.stories[row.story_id] = _story(row._mapping)
 
 
 def save_event_index(conn: sa.Connection, index: EventIndex, insert: Any) -> None:
@@ -155,7 +153,23 @@ def save_event_index(conn: sa.Connection, index: EventIndex, insert: Any) -> Non
                 for story in touched
             ],
         )
+    faces = [index.stories[story_id] for story_id in sorted(index.faces_touched - index.touched)]
+    if faces:  # copies: no new text, so no centroid to write
+        conn.execute(
+            sa.update(stories)
+            .where(stories.c.story_id == sa.bindparam("key"))
+            .values(
+                last_seen_at=sa.bindparam("last_seen"),
+                outlets=sa.bindparam("outlet_names"),
+                languages=sa.bindparam("language_codes"),
+            ),
+            [
+                {"key": s.story_id, "last_seen": s.last_at, "outlet_names": s.outlets, "language_codes": s.languages}
+                for s in faces
+            ],
+        )
     index.df_delta.clear()
     index.new_postings.clear()
     index.touched.clear()
+    index.faces_touched.clear()
     index.documents_added = 0

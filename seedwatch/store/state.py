@@ -837,19 +837,23 @@ class StoryIndex:
         )
 
     def stories_of_texts(self, conn: sa.Connection, content_hashes: Iterable[str]) -> dict[str, str]:
-        """Content hash -> the story of the first article with that text, for a whole batch."""
-        first: dict[str, tuple[datetime, str]] = {}
-        for chunk in _in_chunks(sorted(set(content_hashes))):
-            rows = conn.execute(
-                sa.select(articles.c.content_hash, articles.c.first_seen_at, articles.c.story_id).where(
-                    articles.c.content_hash.in_(chunk), articles.c.story_id.is_not(None)
-                )
-            )
-            for content_hash, seen, story_id in rows:
-                seen = as_utc(seen)
-                if content_hash not in first or seen < first[content_hash][0]:
-                    first[content_hash] = (seen, story_id)
-        return {content_hash: story_id for content_hash, (_, story_id) in first.items()}
+        """Content hash -> the story of the first article with that text.
+
+        One indexed step per distinct text, ``(content_hash, first_seen_at)``: a query for
+        all of a batch's texts at once would read every copy of each, however many.
+        """
+        first = (
+            sa.select(articles.c.story_id)
+            .where(articles.c.content_hash == sa.bindparam("text"), articles.c.story_id.is_not(None))
+            .order_by(articles.c.first_seen_at)
+            .limit(1)
+        )
+        found = {}
+        for content_hash in sorted(set(content_hashes)):
+            story_id = conn.execute(first, {"text": content_hash}).scalar()
+            if story_id is not None:
+                found[content_hash] = story_id
+        return found
 
     def band_candidates(self, conn: sa.Connection, keys: Iterable[str]) -> dict[str, list[tuple[str, str, bytes]]]:
         """Band key -> (article_id, story_id, minhash) of the stored articles indexed under it."""

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from seedwatch.dedup import NEAR_DUPLICATE_THRESHOLD, estimated_similarity, lsh_band_keys
 from seedwatch.store import StoryBatch, StoryIndex, as_utc
-from seedwatch.store.events import load_event_index, load_event_story, save_event_index
+from seedwatch.store.events import load_event_index, load_event_stories, save_event_index
 from seedwatch.stories.events import EventIndex
 from seedwatch.stories.features import event_terms
 
@@ -50,7 +50,9 @@ def _copies(
     is decided in the second pass), the texts first seen in this batch, and the counts.
     """
     counts = LevelCounts()
-    stored_texts = stories.stories_of_texts(conn, [article["content_hash"] for article in pending])
+    stored_texts = stories.stories_of_texts(
+        conn, [article["content_hash"] for article in pending if article["content_hash"] not in story_of_text]
+    )
     keys_of = {
         article["article_id"]: lsh_band_keys(article["minhash"]) if article["minhash"] else []
         for article in pending
@@ -108,19 +110,20 @@ def assign_batch(
     for article in pending:
         article["first_seen_at"] = as_utc(article["first_seen_at"])
     copies, first_texts, counts = _copies(conn, stories, pending, story_of_text)
+    in_batch_ids = {article["article_id"] for article in pending}
     fresh = [article for article in pending if article["article_id"] not in copies]
     terms = {article["article_id"]: event_terms(article["title"] or "", article["lead"] or "") for article in fresh}
     times = {article["article_id"]: _event_time(article) for article in pending}
     since = min(times.values()) - window if window is not None and times else None
     events = load_event_index(conn, list(terms.values()), index=EventIndex(window=window), since=since)
+    load_event_stories(conn, events, {target for target in copies.values() if target not in in_batch_ids})
     for article in pending:
         article_id = article["article_id"]
         source = {"outlet": article["outlet"] or "", "language": article["language"] or ""}
         if article_id in copies:
             target = copies[article_id]
             story_id = batch.assigned.get(target, target)  # an article of this batch, or a story
-            if load_event_story(conn, events, story_id) is not None:
-                events.add_copy(story_id, at=times[article_id], **source)
+            events.add_copy(story_id, at=times[article_id], **source)
         else:
             title = article["title"] or ""
             assignment = events.assign(article_id, terms[article_id], at=times[article_id], title=title, **source)

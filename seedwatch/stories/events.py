@@ -66,6 +66,7 @@ CENTROID_WORDS = 120
 CENTROID_NAMES = 60
 # A story stays open this long beyond its span of reports: follow-ups within weeks join it;
 # the same people and places months later are another story (docs/stories.md).
+MAX_OUTLETS = 50  # a wire story re-run everywhere keeps its first 50 outlets on its face
 DEFAULT_WINDOW = timedelta(days=30)
 FADE = 0.2
 
@@ -178,7 +179,8 @@ class EventIndex:
     # What changed since the state was loaded, for the store to write back.
     df_delta: Counter[str] = field(default_factory=Counter)
     new_postings: dict[tuple[str, str], datetime | None] = field(default_factory=dict)
-    touched: set[str] = field(default_factory=set)
+    touched: set[str] = field(default_factory=set)  # centroid and face changed
+    faces_touched: set[str] = field(default_factory=set)  # only the face (copies)
 
     # -- the algorithm ---------------------------------------------------------------
 
@@ -274,15 +276,21 @@ class EventIndex:
         return Assignment(best.story_id, new, round(best_similarity, 4))
 
     def add_copy(self, story_id: str, *, at: datetime | None, outlet: str = "", language: str = "") -> None:
-        """A copy of an article (same text, near-duplicate) joined ``story_id`` at a cheaper level."""
+        """A copy of an article (same text, near-duplicate) joined ``story_id`` at a cheaper level.
+
+        Its text is the story's already: only the face changes (latest report, outlets,
+        languages), and it is written back only if it did.
+        """
         story = self.stories.get(story_id)
         if story is None:
             return
         story.articles += 1
+        changed = self._note_source(story, outlet, language)
         if at is not None and (story.last_at is None or at > story.last_at):
             story.last_at = at
-        self._note_source(story, outlet, language)
-        self.touched.add(story_id)
+            changed = True
+        if changed:
+            self.faces_touched.add(story_id)
 
     # -- bookkeeping -----------------------------------------------------------------
 
@@ -318,8 +326,13 @@ class EventIndex:
         self.touched.add(story.story_id)
 
     @staticmethod
-    def _note_source(story: EventStory, outlet: str, language: str) -> None:
-        if outlet and outlet not in story.outlets:
+    def _note_source(story: EventStory, outlet: str, language: str) -> bool:
+        """Add the outlet and language to the story's face; True if either is new there."""
+        changed = False
+        if outlet and outlet not in story.outlets and len(story.outlets) < MAX_OUTLETS:
             story.outlets.append(outlet)
+            changed = True
         if language and language not in story.languages:
             story.languages.append(language)
+            changed = True
+        return changed

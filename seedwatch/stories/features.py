@@ -13,7 +13,8 @@ but not the names and numbers. So an article's terms are three kinds of feature:
 
 Only the lead counts: the first ``LEAD_WORDS`` words carry the event; later paragraphs
 carry background that two different events share. Tokens are casefolded Unicode words,
-so any language works (scripts without case simply have no ``e:`` terms). There is no
+so any language works (scripts without case simply have no ``e:`` terms); in Chinese
+and Japanese, which have no spaces, overlapping character pairs are the words. There is no
 stop-word list: the stream's own document frequencies weigh common words down.
 """
 
@@ -34,7 +35,8 @@ NUMBER_WEIGHT = 1.0
 
 _WORD = re.compile(r"[^\W_]+(?:[.,'’][^\W_]+)*", re.UNICODE)
 _NUMBER = re.compile(r"[\d.,]+")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]+")  # kana and Han: no spaces
+LEAD_CHARS = 2000  # the lead of a text without spaces (Chinese, Japanese) is bounded by characters
 
 
 @functools.cache
@@ -45,14 +47,24 @@ def _common_words() -> frozenset[str]:
 
 
 def _tokens(text: str) -> list[str]:
-    text = unicodedata.normalize("NFKC", text)
-    # Chinese and Japanese have no spaces: each character is a token, as in relevance matching.
-    return [piece for token in _WORD.findall(text) for piece in (_CJK.findall(token) or [token])]
+    tokens = []
+    for token in _WORD.findall(unicodedata.normalize("NFKC", text)):
+        if not _CJK_RUN.search(token):
+            tokens.append(token)
+            continue
+        # Chinese and Japanese have no spaces: overlapping character pairs are the words,
+        # as in CJK search engines (single characters are shared by unrelated texts).
+        for part in re.split(f"({_CJK_RUN.pattern})", token):
+            if _CJK_RUN.fullmatch(part):
+                tokens += [part[i : i + 2] for i in range(len(part) - 1)] or [part]
+            elif part:
+                tokens.append(part)
+    return tokens
 
 
 def event_terms(title: str, text: str, *, lead_words: int = LEAD_WORDS) -> dict[str, float]:
     """Weighted term counts of the title and the lead (term -> count), for :mod:`events`."""
-    lead = " ".join(text.split()[:lead_words])
+    lead = " ".join(text.split()[:lead_words])[:LEAD_CHARS]
     common = _common_words()
     counts: Counter[str] = Counter()
     for part, weight in ((title, TITLE_WEIGHT), (lead, 1.0)):
@@ -61,7 +73,7 @@ def event_terms(title: str, text: str, *, lead_words: int = LEAD_WORDS) -> dict[
                 counts["#:" + token.replace(",", "")[:MAX_TERM_CHARS]] += weight * NUMBER_WEIGHT
                 continue
             word = token.casefold()
-            if (len(word) < 2 and not _CJK.match(word)) or len(word) > MAX_TERM_CHARS:
+            if (len(word) < 2 and not _CJK_RUN.match(word)) or len(word) > MAX_TERM_CHARS:
                 continue
             counts[("c:" if word in common else "w:") + word] += weight
             # The first token of a title or lead is capitalised whatever it is.
