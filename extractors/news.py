@@ -82,6 +82,8 @@ _INERT_XPATH = "|".join(
         "//img",
         "//source",
         "//link[not(@rel='canonical')]",
+        "//div[not(node())]",
+        "//span[not(node())]",
     )
 )
 # Page furniture, dropped as well unless it holds most of the page's paragraphs: an
