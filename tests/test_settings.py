@@ -62,7 +62,7 @@ def test_duplicate_feeds_are_refused(tmp_path: Path) -> None:
 
 def test_broken_yaml_names_the_line(tmp_path: Path) -> None:
     config = _config(tmp_path, "state:\n  url: [unclosed\n")
-    with pytest.raises(ConfigError, match=r"seedwatch.yaml: line \d+: not valid YAML"):
+    with pytest.raises(ConfigError, match=r"seedwatch.yaml: line \d+, column \d+: not valid YAML"):
         load_settings(config, environ={})
 
 
