@@ -28,6 +28,7 @@ from seedwatch.models import Article, FeedEntry, PollStatus, TopicTag, stable_id
 from seedwatch.processing import CLI_ARTICLE_BATCH, ProcessSummary, pool_size, process_articles
 from seedwatch.settings import Settings
 from seedwatch.store import NewArticle, StateStore, StoryIndex, as_utc, new_owner
+from seedwatch.stories.assign import DedupSummary, assign_batch
 
 log = structlog.get_logger(__name__)
 
@@ -221,20 +222,9 @@ def plan_article_batches(settings: Settings, *, now: datetime) -> list[list[str]
 # -- de-duplication --------------------------------------------------------------
 
 
-@dataclass
-class DedupSummary:
-    articles: int = 0
-    new_stories: int = 0
-    exact_duplicates: int = 0
-    near_duplicates: int = 0
-    same_event: int = 0  # joined the story of the same event reported elsewhere
-
-
 def assign_stories(settings: Settings, *, now: datetime, batch: int = 500) -> DedupSummary:
     """Give every newly processed article a story: the one it copies or reports, or its own."""
     from datetime import timedelta
-
-    from seedwatch.stories.assign import assign_batch
 
     store = open_store(settings)
     stories = StoryIndex(store)
@@ -251,8 +241,7 @@ def assign_stories(settings: Settings, *, now: datetime, batch: int = 500) -> De
         while pending := stories.unassigned(limit=batch):
             with store.engine.begin() as conn:
                 counts = assign_batch(conn, stories, pending, story_of_text=story_of_text, window=window, now=now)
-            for name, value in asdict(counts).items():
-                setattr(summary, name, getattr(summary, name) + value)
+            summary.add(counts)
         store.release_lease("assign-stories", owner=owner)
     finally:
         store.close()

@@ -13,7 +13,7 @@ exact and cheap and keep syndicated copies together whatever level 3 decides.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,16 +25,22 @@ from seedwatch.store.events import load_event_index, load_event_stories, save_ev
 from seedwatch.stories.events import EventIndex
 from seedwatch.stories.features import event_terms
 
-__all__ = ["LevelCounts", "assign_batch"]
+__all__ = ["DedupSummary", "assign_batch"]
 
 
 @dataclass
-class LevelCounts:
+class DedupSummary:
+    """How many articles each level placed: the summary of a batch, and of a whole run."""
+
     articles: int = 0
     new_stories: int = 0
     exact_duplicates: int = 0
     near_duplicates: int = 0
-    same_event: int = 0
+    same_event: int = 0  # joined the story of the same event reported elsewhere
+
+    def add(self, other: DedupSummary) -> None:
+        for name, value in asdict(other).items():
+            setattr(self, name, getattr(self, name) + value)
 
 
 def _event_time(article: dict[str, Any]) -> datetime:
@@ -43,13 +49,13 @@ def _event_time(article: dict[str, Any]) -> datetime:
 
 def _copies(
     conn: sa.Connection, stories: StoryIndex, pending: list[dict[str, Any]], story_of_text: dict[str, str]
-) -> tuple[dict[str, str], list[str], LevelCounts]:
+) -> tuple[dict[str, str], list[str], DedupSummary]:
     """The copy levels for a batch, with one query per level for the whole batch.
 
     Returns what each copy copies (a story, or an earlier article of this batch whose story
     is decided in the second pass), the texts first seen in this batch, and the counts.
     """
-    counts = LevelCounts()
+    counts = DedupSummary()
     stored_texts = stories.stories_of_texts(
         conn, [article["content_hash"] for article in pending if article["content_hash"] not in story_of_text]
     )
@@ -98,7 +104,7 @@ def assign_batch(
     story_of_text: dict[str, str],
     window: timedelta | None,
     now: datetime,
-) -> LevelCounts:
+) -> DedupSummary:
     """Assign ``pending`` (first seen first) to stories and write the batch in ``conn``.
 
     Two passes: the copy levels first, which need no event state, then, in order, the
