@@ -11,23 +11,18 @@ assigner runs at a time (the ``assign-stories`` lease), so increments never race
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from seedwatch.store.schema import stories, story_postings, story_term_df
+from seedwatch.store.state import as_utc, in_chunks
 from seedwatch.stories.events import LOOKUP_TERMS, POSTINGS_PER_TERM, EventIndex, EventStory, top_terms
 
 __all__ = ["load_event_index", "load_event_stories", "save_event_index"]
 
 DOCUMENTS_KEY = "*"  # the row of story_term_df that counts articles (no term starts with "*")
-_CHUNK = 500  # terms per IN (...) list: well inside SQLite's and PostgreSQL's limits
-
-
-def _chunks(values: Sequence[str]) -> Iterable[list[str]]:
-    for start in range(0, len(values), _CHUNK):
-        yield list(values[start : start + _CHUNK])
 
 
 def _story(row: Mapping[str, Any]) -> EventStory:
@@ -37,8 +32,8 @@ def _story(row: Mapping[str, Any]) -> EventStory:
         story_id=row["story_id"],
         words=dict(centroid.get("words", {})),
         names=dict(centroid.get("names", {})),
-        first_at=_utc(row["first_seen_at"]),
-        last_at=_utc(last_seen),
+        first_at=as_utc(row["first_seen_at"]),
+        last_at=as_utc(last_seen),
         articles=row["article_count"],
         headline=row["title"],
         headline_similarity=row["headline_similarity"] or 0.0,
@@ -47,16 +42,12 @@ def _story(row: Mapping[str, Any]) -> EventStory:
     )
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
 def load_event_index(
     conn: sa.Connection, batch_terms: Sequence[Mapping[str, float]], *, index: EventIndex, since: datetime | None
 ) -> EventIndex:
     """Fill ``index`` with the frequencies and candidate stories the batch can reach."""
     terms = sorted({term for terms in batch_terms for term in terms} | {DOCUMENTS_KEY})
-    for chunk in _chunks(terms):
+    for chunk in in_chunks(terms):
         rows = conn.execute(sa.select(story_term_df.c.term, story_term_df.c.df).where(story_term_df.c.term.in_(chunk)))
         for term, df in rows:
             if term == DOCUMENTS_KEY:
@@ -65,12 +56,12 @@ def load_event_index(
                 index.df[term] = df
     # The terms each article looks its story up by, weighed with what the store knows now.
     lookups = [_salient(index, terms) for terms in batch_terms]
-    for chunk in _chunks(sorted({term for lookup in lookups for term in lookup})):
+    for chunk in in_chunks(sorted({term for lookup in lookups for term in lookup})):
         for term, story_id in conn.execute(_latest_postings(chunk, since)):
             index.postings.setdefault(term, set()).add(story_id)
     # Only the stories that would be compared: each article's best candidates by shared terms.
     wanted = {story_id for lookup in lookups for story_id in index.ranked_candidates(lookup)}
-    for chunk in _chunks(sorted(wanted)):
+    for chunk in in_chunks(sorted(wanted)):
         for row in conn.execute(sa.select(stories).where(stories.c.story_id.in_(chunk))):
             index.stories[row.story_id] = _story(row._mapping)
     return index
@@ -98,7 +89,7 @@ def _salient(index: EventIndex, terms: Mapping[str, float]) -> list[str]:
 def load_event_stories(conn: sa.Connection, index: EventIndex, story_ids: Iterable[str]) -> None:
     """Read the stories that copies joined, those the batch did not load as candidates, at once."""
     missing = sorted(set(story_ids) - index.stories.keys())
-    for chunk in _chunks(missing):
+    for chunk in in_chunks(missing):
         for row in conn.execute(sa.select(stories).where(stories.c.story_id.in_(chunk))):
             index.stories[row.story_id] = _story(row._mapping)
 

@@ -796,7 +796,8 @@ LEAD_CHARS = 3000  # enough for the first LEAD_WORDS words that event features r
 _IN_CHUNK = 500  # values per IN (...) list: well inside SQLite's and PostgreSQL's limits
 
 
-def _in_chunks(values: Sequence[str]) -> Iterator[list[str]]:
+def in_chunks(values: Sequence[str]) -> Iterator[list[str]]:
+    """``values`` in lists short enough for one ``IN (...)`` on either engine."""
     for start in range(0, len(values), _IN_CHUNK):
         yield list(values[start : start + _IN_CHUNK])
 
@@ -858,7 +859,7 @@ class StoryIndex:
     def band_candidates(self, conn: sa.Connection, keys: Iterable[str]) -> dict[str, list[tuple[str, str, bytes]]]:
         """Band key -> (article_id, story_id, minhash) of the stored articles indexed under it."""
         found: dict[str, list[tuple[str, str, bytes]]] = {}
-        for chunk in _in_chunks(sorted(set(keys))):
+        for chunk in in_chunks(sorted(set(keys))):
             rows = conn.execute(
                 sa.select(minhash_bands.c.band_key, articles.c.article_id, articles.c.story_id, articles.c.minhash)
                 .join(articles, articles.c.article_id == minhash_bands.c.article_id)
