@@ -36,7 +36,6 @@ def add_sibling_chunks(tree: HtmlElement, body: _Element) -> None:
             holders[parent] += 1
     if not holders:
         return
-    extracted = {normalise(key) for key in quick_keys}
     main, _count = holders.most_common(1)[0]
     css_class = main.get("class")
     ancestor = main
@@ -44,14 +43,16 @@ def add_sibling_chunks(tree: HtmlElement, body: _Element) -> None:
         ancestor = ancestor.getparent() if ancestor is not None else None
     if not css_class or ancestor is None:
         return
+    siblings = [chunk for chunk in ancestor.iter(main.tag) if chunk is main or chunk.get("class") == css_class]
+    if len(siblings) == 1:
+        return  # the usual page: one container, nothing to recover
+    extracted = {normalise(key) for key in quick_keys}
     before: list[str] = []
     after: list[str] = []
     target = before
-    for chunk in ancestor.iter(main.tag):
+    for chunk in siblings:
         if chunk is main:
             target = after
-            continue
-        if chunk.get("class") != css_class:
             continue
         for paragraph in chunk.iter("p"):
             content = " ".join(paragraph.text_content().split())

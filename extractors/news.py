@@ -15,13 +15,12 @@ from lxml.etree import XPath
 from lxml.html import HtmlElement
 from trafilatura import bare_extraction
 from trafilatura.metadata import normalize_authors
-from trafilatura.utils import load_html
 from trafilatura.xml import xmltotxt
 
 from extractors.cleanup import AnchorKeys, clean_body, normalise, title_keys, word_count
 from extractors.continuation import add_sibling_chunks
 from extractors.dates import date_from_url, is_plausible, pick_date
-from extractors.decoding import decode_html
+from extractors.decoding import decode_html, parse_html
 from extractors.language import declared_language, detect_language, text_direction
 from extractors.structured import PageSignals, read_signals
 from seedwatch.models import ExtractedArticle, FeedEntry
@@ -66,30 +65,29 @@ MIN_USEFUL_WORDS = 25
 TEASER_MAX_WORDS = 150
 _ELLIPSES = ("...", "…")
 # Never article text (trafilatura discards them too, later). <form> is not here: some
-# sites wrap the whole page in one.
-_INERT_XPATH = "|".join(
-    (
-        "//script[not(@type='application/ld+json')]",
-        "//style",
-        "//noscript",
-        "//svg",
-        "//template",
-        "//iframe",
-        "//select",
-        "//input",
-        "//textarea",
-        "//picture",
-        "//img",
-        "//source",
-        "//link[not(@rel='canonical')]",
-        "//div[not(node())]",
-        "//span[not(node())]",
-    )
+# sites wrap the whole page in one. Found with a tag-filtered walk (in C), not an XPath
+# union, which scans the whole tree once per branch.
+_INERT_TAGS = (
+    "script",
+    "style",
+    "noscript",
+    "svg",
+    "template",
+    "iframe",
+    "select",
+    "input",
+    "textarea",
+    "picture",
+    "img",
+    "source",
+    "link",
 )
+_EMPTY_BOXES = XPath("//div[not(node())]|//span[not(node())]")
 # Page furniture, dropped as well unless it holds most of the page's paragraphs: an
 # unclosed <nav>, <aside> or menu <button> in the markup swallows the rest of the page,
 # article included (7 of 325 WCXB pages came out empty).
-_FURNITURE_XPATH = "//nav|//footer|//aside|//button"
+_FURNITURE_TAGS = ("nav", "footer", "aside", "button")
+_PARAGRAPH_COUNT = XPath("count(.//p)")
 MAX_FURNITURE_PARAGRAPH_SHARE = 0.5
 # Headline words compared with the body: four letters or more, so "in", "the", "de" do not count.
 _HEADLINE_WORD = re.compile(r"\w{4,}")
@@ -147,7 +145,7 @@ def _extract(html: str | bytes, url: str | None, feed_entry: FeedEntry | None, n
     text = decode_html(html) if isinstance(html, bytes) else html
     if not text.strip() or len(text) > MAX_HTML_CHARS:
         return _assemble(None, PageSignals(), url, feed_entry, now)
-    tree = load_html(text)
+    tree = parse_html(text)
     if tree is None:
         return _assemble(None, PageSignals(), url, feed_entry, now)
     signals = read_signals(tree)
@@ -164,16 +162,25 @@ def _drop_inert_elements(tree: HtmlElement) -> None:
     makes the whole extractor faster than plain trafilatura at the same F1. JSON-LD
     stays: trafilatura reads it to recognise forum threads.
     """
-    for element in tree.xpath(_INERT_XPATH):
+    doomed = [element for element in tree.iter(_INERT_TAGS) if not _keeps_meaning(element)]
+    doomed += _EMPTY_BOXES(tree)  # empty before the drops, as the markup came
+    for element in doomed:
         if element.getparent() is not None:
             element.drop_tree()  # keeps the tail text
-    furniture = tree.xpath(_FURNITURE_XPATH)
+    furniture = list(tree.iter(_FURNITURE_TAGS))
     if not furniture:
         return
-    max_paragraphs = MAX_FURNITURE_PARAGRAPH_SHARE * tree.xpath("count(//p)")
+    max_paragraphs = MAX_FURNITURE_PARAGRAPH_SHARE * _PARAGRAPH_COUNT(tree)
     for element in furniture:
-        if element.getparent() is not None and element.xpath("count(.//p)") <= max_paragraphs:
+        if element.getparent() is not None and _PARAGRAPH_COUNT(element) <= max_paragraphs:
             element.drop_tree()
+
+
+def _keeps_meaning(element: HtmlElement) -> bool:
+    """JSON-LD (trafilatura reads it to recognise forum threads) and the canonical link stay."""
+    if element.tag == "script":
+        return element.get("type") == "application/ld+json"
+    return element.tag == "link" and element.get("rel") == "canonical"
 
 
 def _extract_body(tree: HtmlElement, signals: PageSignals, url: str | None) -> _Body | None:
