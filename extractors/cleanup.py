@@ -95,7 +95,8 @@ class AnchorKeys:
 
 def word_count(text: str) -> int:
     """Whitespace-separated words, counting each CJK or Thai character as a word."""
-    return len(text.split()) + len(_UNSPACED_CHAR.findall(text))
+    words = len(text.split())
+    return words if text.isascii() else words + len(_UNSPACED_CHAR.findall(text))
 
 
 def _block_text(block: _Element) -> str:
