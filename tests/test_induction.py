@@ -171,6 +171,24 @@ def test_text_without_spaces_is_matched(seed_only_lt) -> None:
     assert tag.grade == 2, tag.explanation["summary"]
 
 
+def test_the_matchers_token_plans_cache_changes_no_hit(seed_only_lt, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Plans are cached per token; a warm cache, and one cleared as it fills, find what a cold one finds.
+    from seedwatch.relevance import matcher as matcher_module
+    from seedwatch.relevance.segments import Text
+
+    texts = [Text.of(f"{item.title}\n{item.text}").norm for item in read_items(DEV)[:60]]
+    cold = []
+    for text in texts:
+        seed_only_lt.matcher._plan_cache.clear()
+        cold.append(seed_only_lt.matcher.find(text))
+    warm = [seed_only_lt.matcher.find(text) for text in texts]
+    monkeypatch.setattr(matcher_module, "PLAN_CACHE_TOKENS", 50)
+    churned = [seed_only_lt.matcher.find(text) for text in texts]
+    assert sum(map(len, cold)) > 100
+    assert warm == cold and churned == cold
+    assert len(seed_only_lt.matcher._plan_cache) <= 50 + max(len(set(matcher_module.TOKEN.findall(t))) for t in texts)
+
+
 def test_acronyms_count_only_in_capitals(chile_peru) -> None:
     us = gazetteer()["US"]
     assert "US" in us.names and "U.S." in us.names

@@ -28,6 +28,8 @@ _UNSPACED = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 TOKEN = re.compile(f"[{_UNSPACED}]|[^\\W{_UNSPACED}]+")
 _TOKEN_SPLIT = re.compile(f"({TOKEN.pattern})")
 _STEM_KEY = 3
+# Tokens whose match plans a matcher keeps (about 6 MB); past this the cache starts afresh.
+PLAN_CACHE_TOKENS = 20_000
 _ARABIC_PREFIXES = ("وبال", "وال", "بال", "فال", "كال", "ولل", "لل", "ال", "و", "ب", "ل", "ف", "ك")
 _MIN_ARABIC_REST = 3
 
@@ -47,6 +49,15 @@ class _Pattern:
     tokens: tuple[str, ...]
     stem: bool  # the last token is a prefix
     target: int
+
+
+# One way a token can begin matches: (the token or its peeled Arabic form, one-token
+# targets, several-token patterns by second token, prefix patterns it satisfies).
+_Plan = tuple[str, list[int], "dict[str, list[_Pattern]] | None", list[_Pattern]]
+_NO_TARGETS: list[int] = []
+_NO_PLAN: list[_Plan] = []  # shared by every cached token that begins nothing
+_UNSEEN: list[_Plan] = []  # a sentinel: "not in the cache" (an empty plan is a real answer)
+_NO_PATTERNS: list[_Pattern] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +118,7 @@ class Matcher:
             else:
                 second = "" if pattern.stem and len(pattern.tokens) == 2 else pattern.tokens[1]
                 self._exact.setdefault(first, {}).setdefault(second, []).append(pattern)
-        self._exact_keys = frozenset(self._exact) | frozenset(self._single)
+        self._plan_cache: dict[str, list[_Plan]] = {}
 
     @classmethod
     def compile(cls, profile: TopicProfile) -> Matcher:
@@ -164,37 +175,33 @@ class Matcher:
         tokens = parts[1::2]
         if not tokens:
             return [], tokens
-        exact, stems = self._exact, self._stems
-        # Pre-filter on the distinct tokens (set operations run in C): only tokens that can
-        # start an alias, and Arabic tokens, whose proclitics must be peeled first.
-        distinct = set(tokens)
-        starters = distinct & self._exact_keys
-        starters.update(t for t in distinct - starters if t[:_STEM_KEY] in stems or t[0] >= "\u0600")
+        plans = self._plans(set(tokens))
         foreign = self._foreign_names(tokens) if self._names and not norm.isascii() else []
-        if not starters and not foreign:
+        if not plans and not foreign:
             return [], tokens
         # (start token, end token exclusive, target, -specificity): more tokens win, then the
         # longer literal, so "τουρκολιβυκ*" beats "τουρκ*" and an exact word beats a prefix.
         found: list[tuple[int, int, int, int]] = foreign
-        single = self._single
-        for index in [i for i, t in enumerate(tokens) if t in starters]:
-            token = tokens[index]
-            for variant in _variants(token) if token[0] >= "\u0600" else (token,):
-                for target in single.get(variant, ()):
+        last = len(tokens) - 1
+        for index, token in enumerate(tokens):
+            plan = plans.get(token)
+            if plan is None:
+                continue
+            for variant, singles, by_second, stem_patterns in plan:
+                for target in singles:
                     found.append((index, index + 1, target, -(1000 + len(variant) + 1)))
-                by_second = exact.get(variant)
-                if by_second and index + 1 < len(tokens):
+                if by_second and index < last:
                     following = tokens[index + 1]
-                    candidates = by_second.get("", [])
+                    candidates = by_second.get("", _NO_PATTERNS)
                     for second in _variants(following) if following[0] >= "\u0600" else (following,):
-                        candidates = candidates + by_second.get(second, [])
+                        if more := by_second.get(second):
+                            candidates = candidates + more
                     for pattern in candidates:
                         end = self._extend(tokens, index, pattern)
                         if end:
                             found.append((index, end, pattern.target, -1000 * (end - index)))
-                for pattern in stems.get(variant[:_STEM_KEY], ()):
-                    if variant.startswith(pattern.tokens[0]):
-                        found.append((index, index + 1, pattern.target, -(1000 + len(pattern.tokens[0]))))
+                for pattern in stem_patterns:
+                    found.append((index, index + 1, pattern.target, -(1000 + len(pattern.tokens[0]))))
         if not found:
             return [], tokens
         ends = list(itertools.accumulate(map(len, parts)))  # ends[2k + 1] is the end of token k
@@ -213,6 +220,36 @@ class Matcher:
                 taken_cue = end
             hits.append(Hit(ends[2 * start], ends[2 * end - 1], target))
         return hits, tokens
+
+    def _plans(self, distinct: set[str]) -> dict[str, list[_Plan]]:
+        """What each of the text's distinct tokens can begin, for those that begin anything.
+
+        Worked out once per token and kept (up to PLAN_CACHE_TOKENS tokens, then started
+        afresh), not at each occurrence: "the" or "in" begin aliases in some language and
+        occur hundreds of times in an article, and most words recur from article to article.
+        """
+        cache = self._plan_cache
+        if len(cache) > PLAN_CACHE_TOKENS:
+            cache.clear()
+        plans: dict[str, list[_Plan]] = {}
+        for token in distinct:
+            plan = cache.get(token, _UNSEEN)
+            if plan is _UNSEEN:
+                plan = cache[token] = self._plan(token) or _NO_PLAN
+            if plan:
+                plans[token] = plan
+        return plans
+
+    def _plan(self, token: str) -> list[_Plan]:
+        plan = []
+        for variant in _variants(token) if token[0] >= "\u0600" else (token,):
+            singles = self._single.get(variant, _NO_TARGETS)
+            by_second = self._exact.get(variant)
+            stems = self._stems.get(variant[:_STEM_KEY], ())
+            stem_patterns = [p for p in stems if variant.startswith(p.tokens[0])]
+            if singles or by_second or stem_patterns:
+                plan.append((variant, singles, by_second, stem_patterns))
+        return plan
 
     def _foreign_names(self, tokens: list[str]) -> list[tuple[int, int, int, int]]:
         """Names written in another script (Моралес, موراليس), found by consonant skeleton."""
