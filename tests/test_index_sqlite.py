@@ -38,6 +38,8 @@ def test_article_document_defaults() -> None:
     undated = article_to_doc(ARTICLES["lebanon"])
     assert undated["published_at"] == undated["first_seen_at"] == "2025-10-01T08:00:00Z"
     assert undated["topics"] == [] and undated["grade_name"] == "not relevant"
+    # not grouped yet: a story of its own (Elasticsearch would collapse every missing story_id into one)
+    assert ARTICLES["lebanon"].story_id is None and undated["story_id"] == undated["article_id"]
     untagged = article_to_doc(replace(ARTICLES["oil"], tags=()))
     assert (untagged["grade"], untagged["score"], untagged["facets"], untagged["tags"]) == (0, 0.0, [], [])
 

@@ -208,7 +208,9 @@ def article_to_doc(article: Article) -> dict[str, Any]:
         "modified_at": iso_utc(article.modified_at),
         "body_source": article.body_source,
         "extraction_method": article.extraction_method,
-        "story_id": article.story_id,
+        # Not yet grouped (indexed before its story was assigned): a story of its own, so that
+        # Elasticsearch's collapse does not fold every such article into one "missing" group.
+        "story_id": article.story_id or article.article_id,
         "topics": [tag.topic for tag in ordered if tag.grade >= 1],
         "grade": best.grade if best else 0,
         "grade_name": best.grade_name if best else "not relevant",
