@@ -285,7 +285,11 @@ class ElasticArticleIndex:
                 sort=[{"published_at": {"order": "desc", "missing": "_last"}}, {"article_id": "asc"}],
                 track_total_hits=True,
                 highlight={"fields": {"body": {"number_of_fragments": 1, "fragment_size": _SNIPPET_CHARS}}},
-                **({"collapse": collapse, "aggs": {"stories": {"cardinality": {"field": "story_id"}}}} if stories else {}),
+                **(
+                    {"collapse": collapse, "aggs": {"stories": {"cardinality": {"field": "story_id"}}}}
+                    if stories
+                    else {}
+                ),
             )
         except (ApiError, TransportError) as exc:
             raise IndexUnavailableError(f"Elasticsearch search failed: {_describe(exc)}") from None
