@@ -54,6 +54,21 @@ Russian Foreign Minister Sergei Lavrov said relations between Russia and NATO we
 """
 
 
+# Names that trip simple rules: two-letter name parts (Xi, Wang Yi), leaders whose names are
+# frequent words in general news (Joe Biden), dotted acronyms (U.S.), parties named together
+# ("Russia and the United States, Vladimir Putin and Joe Biden"), countries of several words.
+PAIRED_NAMES_SEED = """\
+United States and China agree to resume military talks
+
+WASHINGTON (AP) - The United States and China agreed on Tuesday to resume military communications,
+U.S. Secretary of State Antony Blinken said after meeting Chinese Foreign Minister Wang Yi in Washington.
+Blinken said the United States would keep pressing China over its trade practices, and Wang said China
+wanted stable relations with the United States. President Joe Biden and Chinese President Xi Jinping are
+expected to meet next month. The presidents of Russia and the United States, Vladimir Putin and Joe Biden,
+spoke by phone last week. Saudi Arabia and the United Arab Emirates welcomed the thaw.
+"""
+
+
 @pytest.fixture(scope="module")
 def seed_only_lt():
     return load_profiles(TOPICS, SEEDS, seeds_only=True)["libya_turkey"]
@@ -140,6 +155,20 @@ def test_a_body_named_more_than_any_second_country_is_a_side(tmp_path: Path) -> 
     assert sides["Sergei Lavrov"] == "russia" and sides["Mark Rutte"] == "nato"
     assert tag_article(profile, title="NATO warns Russia over drone incursions", text="").grade == 2
     assert tag_article(profile, title="Russia and China hold naval drills", text="").grade == 0
+
+
+def test_actors_keep_short_and_common_name_parts_and_only_close_sides(tmp_path: Path) -> None:
+    (tmp_path / "seeds/pair").mkdir(parents=True)
+    (tmp_path / "seeds/pair/seed.txt").write_text(PAIRED_NAMES_SEED, encoding="utf-8")
+    profile = load_profiles(tmp_path / "topics", tmp_path / "seeds")["pair"]
+    assert set(profile.sides) == {"united_states", "china"}
+    actors = {e.name: e for e in profile.entities if e.kind == "actor" and e.origin == "induced"}
+    sides = {name: actor.side for name, actor in actors.items()}
+    assert sides.get("Wang Yi") == "china" and sides.get("Xi Jinping") == "china"  # "and Chinese President Xi"
+    assert sides.get("Antony Blinken") == "united_states"  # "U.S. Secretary of State"
+    assert "Biden" in actors["Joe Biden"].aliases  # a title makes common words a person's name
+    assert sides.get("Vladimir Putin") == "other"  # "Russia and the United States, Vladimir Putin"
+    assert not {"Saudi Arabia", "United Arab Emirates"} & set(actors)  # countries, not actors
 
 
 def test_a_german_seed_keeps_names_and_drops_capitalised_nouns(tmp_path: Path) -> None:

@@ -52,7 +52,8 @@ TITLES_FILE = RESOURCES / "titles.yaml"
 _CONNECTORS = {"al", "el", "bin", "ibn", "de", "del", "van", "von", "der", "da", "of"}
 # Words and punctuation marks; capitalised hyphenated names stay whole (González-Olaechea),
 # other compounds split ("X-based": X, -, based; "Chile-Peru": Chile, -, Peru).
-_TOKENS = re.compile(r"[^\W\d_]\w*(?:-[^\W\d_]\w*)*|[^\w\s]")
+# Words (with inner hyphens), dotted acronyms as one word ("U.S.", "U.A.E."), punctuation.
+_TOKENS = re.compile(r"(?:[^\W\d_]\.){2,}|[^\W\d_]\w*(?:-[^\W\d_]\w*)*|[^\w\s]")
 _ACRONYM_DEFINED = re.compile(
     r"((?:[A-Z][\w’'-]+\s+)(?:(?:[A-Z][\w’'-]+|of|the|and|for)\s+){0,6}[A-Z][\w’'-]+)\s*\(([A-Z]{2,6})\)"
 )
@@ -69,6 +70,7 @@ class InducedActor:
     capitalised: list[str]
     mentions: int
     why: str  # how its side was found, for the draft's comments
+    titled: bool = False  # written after a title at least once ("President ..."): a person
 
 
 @dataclass
@@ -258,10 +260,11 @@ def _actors(seed_texts: list[str], induction: Induction, common: frozenset[str])
                     continue
                 actor = candidate(name)
                 actor.mentions += 1
-                before = [t for i, t in words if start - ACTOR_WINDOW <= i < start]
-                for word in [*before, *run]:
+                actor.titled = actor.titled or normalize(run[0]) in _titles()
+                window = [(i, t) for i, t in words if start - ACTOR_WINDOW <= i < start]
+                for i, word in [*window, *enumerate(run, start)]:
                     side = side_of(word)
-                    if side:
+                    if side and not _coordinated(tokens, i, start):
                         votes[name][side] += 1
     actors = _merge_surnames(candidates, votes, common)
     for actor in actors:
@@ -278,6 +281,22 @@ def _actors(seed_texts: list[str], induction: Induction, common: frozenset[str])
             actor.why = "no side: the seeds do not tie it to one"
     keep = [a for a in actors if a.mentions >= 2 or a.side != SIDE_OTHER or len(a.aliases) > 1]
     return sorted(keep, key=lambda a: (-a.mentions, a.name))[:MAX_ACTORS]
+
+
+# Words that join two parties: a side's name next to one ("the presidents of Bolivia and
+# Peru, Ana Rojas and Luis Quispe"; "Peru and the FARC") names a group, not the person's side.
+_COORDINATORS = frozenset(
+    "and or & with vs versus against et ou avec contre und oder mit gegen y o e con contra ve ile veya i lub oraz".split()
+)
+
+
+def _coordinated(tokens: list[str], index: int, name_start: int) -> bool:
+    """True when the side word at ``index`` is joined to another party rather than to the name
+    at ``name_start``: followed by "and", "or", "with"..., or preceded by one and kept from the
+    name by punctuation ("Rojas and Peruvian President Luis Quispe" still ties Quispe)."""
+    after = tokens[index + 1].lower() if index + 1 < len(tokens) else ""
+    before = tokens[index - 1].lower() if index > 0 else ""
+    return after in _COORDINATORS or (before in _COORDINATORS and index + 1 != name_start)
 
 
 MIN_GROUP_MENTIONS = 4
@@ -479,7 +498,7 @@ def _trim_name(
             norm in _titles()
             or norm in _CONNECTORS
             or norm in STOPWORDS
-            or len(norm) < 3
+            or len(norm) < 2  # an initial; two letters may be a name ("Li Wei", "Wang Yu")
             or side_of(word) is not None
             or _is_country(word)
         )
@@ -492,17 +511,23 @@ def _trim_name(
     # a capitalised frequent word may be a first name (Mark, Grant): only titles go.
     capitalises_nouns = language in NOUN_CAPITALISING
     frequent = common_words().get(language or "", frozenset()) if capitalises_nouns else frozenset()
+    titled = False
     while words and (ordinary(words[0]) or normalize(words[0]) in frequent):
-        words.pop(0)
+        if normalize(words.pop(0)) in _titles():
+            titled = True
     while words and ordinary(words[-1]):
         words.pop()
     if not words or (len(words) == 1 and capitalises_nouns and not words[0].isupper()):
         return None
+    if _is_country(" ".join(words)):
+        return None  # "Saudi Arabia", "United Arab Emirates": a place of several words
     rare = [w for w in words if normalize(w) not in common or w.isupper()]
     if len(words) == 1 and (len(words[0]) < MIN_SINGLE_NAME and not words[0].isupper() or not rare):
         return None  # "Sea", "Government": ordinary words, not names
-    if not rare:
-        return None  # "Middle East", "Foreign Ministry": a name made only of ordinary words
+    if not rare and not (titled and len(words) >= 2):
+        # "Middle East", "Foreign Ministry": a name made only of ordinary words. Two or more
+        # after a title are a person's ("President Mark Grant"), however common the words.
+        return None
     return " ".join(words)
 
 
@@ -522,7 +547,10 @@ def _merge_surnames(candidates: dict[str, InducedActor], votes: dict[str, Counte
     for actor in multi:
         words = actor.name.split()
         surname = words[-1]
-        personal = len(words) <= 3 and not any(w.lower() in _CONNECTORS or normalize(w) in common for w in words)
+        # A person's surname alone names them ("Grant said"), however common the word: known
+        # to be a person by a title, or by a name of rare words.
+        ordinary = any(normalize(w) in common for w in words) and not actor.titled
+        personal = len(words) <= 3 and not ordinary and not any(w.lower() in _CONNECTORS for w in words)
         if personal and len(surname) >= 4 and surname not in actor.aliases:
             actor.aliases.append(surname)
             actor.capitalised.append(surname)
