@@ -89,6 +89,7 @@ def put_article(
     first_seen: datetime = NOW - timedelta(minutes=10),
     published: datetime | None = NOW - timedelta(minutes=30),
     sentence: str = "Haftar will meet Erdogan in Ankara.",
+    topic_title: str | None = None,
 ) -> str:
     """A processed, tagged article of ``story``, as the pipeline leaves it."""
     tag = {
@@ -100,7 +101,8 @@ def put_article(
         "explanation": {
             "summary": f"relevant ({score:.2f}): both sides meet in the title",
             "sentences": [{"text": sentence, "terms": [{"text": sentence[:6], "start": 0, "end": 6}]}],
-        },
+        }
+        | ({"topic_title": topic_title} if topic_title else {}),
     }
     article_id = stable_id(url)
     with store.engine.begin() as conn:
@@ -261,6 +263,19 @@ def test_the_email_is_multipart_with_the_story_and_why_it_matched(store: StateSt
     assert "<mark>Haftar</mark> will meet Erdogan" in html  # the matched term highlighted
     assert 'name="viewport"' in html  # readable on a phone
     assert html.index("Haftar plans") < html.index("Gas talks")  # the most relevant first
+
+
+def test_the_email_names_the_topic_by_the_analysts_title_else_by_the_title_drawn_from_the_seeds(
+    sqlite_store: StateStore, mail_sink: MailSink
+) -> None:
+    # A topic with no profile file: its tags carry the title drawn from the seeds.
+    put_article(sqlite_store, "https://wire.example/a", story="s1", topic_title="Chile–Peru relations")
+    send(sqlite_store, [rule(name="drawn")], mail_sink)
+    put_article(sqlite_store, "https://wire.example/b", story="s2", topic_title="Chile–Peru relations")
+    send(sqlite_store, [rule(name="curated")], mail_sink, now=NOW, topic_titles={TOPIC: "The analyst's title"})
+    headings = [parts(mail.message)[0].splitlines()[0] for mail in mail_sink.received]
+    assert headings[0].endswith("story: Chile–Peru relations"), headings
+    assert headings[-1].endswith(": The analyst's title"), headings
 
 
 def test_three_syndicated_copies_are_one_story_in_one_email(store: StateStore, mail_sink: MailSink) -> None:

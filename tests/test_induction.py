@@ -146,6 +146,15 @@ def test_a_new_seed_directory_is_a_working_monitor(chile_peru) -> None:
     assert listed.grade == 0, listed.explanation["summary"]
 
 
+def test_an_outsider_leading_the_headline_is_a_thread_unless_the_headline_names_the_pair(chile_peru) -> None:
+    text = "The foreign ministry said the maritime agreement between Chile and Peru ignored its claims."
+    thread = tag_article(chile_peru, title="Bolivia sends warship to Peru amid Chile's maritime claims", text=text)
+    assert thread.grade == 1 and "another country leads the headline" in thread.explanation["summary"]
+    for title in ("Bolivia protests Chile-Peru maritime accord", "Bolivia protests Chile–Peru maritime accord"):
+        pair = tag_article(chile_peru, title=title, text=text)
+        assert pair.grade == 2, pair.explanation["summary"]
+
+
 def test_a_body_named_more_than_any_second_country_is_a_side(tmp_path: Path) -> None:
     (tmp_path / "seeds/alliance").mkdir(parents=True)
     (tmp_path / "seeds/alliance/seed.txt").write_text(ALLIANCE_SEED, encoding="utf-8")

@@ -157,8 +157,9 @@ def readable_topic(topic: str) -> str:
 
 
 def topic_titles(topics_dir: Path, topics: Iterable[str]) -> dict[str, str]:
-    """Each topic's title: ``title:`` of its profile file (``topics_dir/<topic>.yaml``),
-    else its id made readable. Read without building the profile (cheap, every run)."""
+    """The analyst's title of each topic that has one: ``title:`` of its profile file
+    (``topics_dir/<topic>.yaml``). Read without building the profile (cheap, every run);
+    a topic drawn from its seeds alone is named by the title its tags carry (:func:`compose`)."""
     titles = {}
     for topic in topics:
         title = None
@@ -166,8 +167,9 @@ def topic_titles(topics_dir: Path, topics: Iterable[str]) -> dict[str, str]:
             data = yaml.safe_load((topics_dir / f"{topic}.yaml").read_text(encoding="utf-8"))
             title = data.get("title") if isinstance(data, dict) else None
         except (OSError, yaml.YAMLError):
-            pass  # no profile file, or one the profile loader reports: the readable id will do
-        titles[topic] = one_line(title) if isinstance(title, str) and title.strip() else readable_topic(topic)
+            pass  # no profile file, or one the profile loader reports
+        if isinstance(title, str) and title.strip():
+            titles[topic] = one_line(title)
     return titles
 
 
@@ -195,11 +197,13 @@ def compose(
     """The email for ``stories`` (already in the order to show, the top one first).
 
     ``topic_title``: how the email names the topic (see :func:`topic_titles`); without
-    one, the topic's id made readable."""
+    one, the title the stories' tags carry (drawn from the seeds: "A–B relations"), else
+    the topic's id made readable."""
     views = [_story_view(s, rule, now) for s in stories]
     subject = subject_for(rule, stories, views[0]["title"])
     count = len(stories)
-    title = one_line(topic_title) or readable_topic(rule.topic)
+    drawn = next((t for s in stories if isinstance(t := (s.tag.get("explanation") or {}).get("topic_title"), str)), "")
+    title = one_line(topic_title) or one_line(drawn) or readable_topic(rule.topic)
     heading = f"{count} relevant {'story' if count == 1 else 'stories'}: {title}"
     context = {
         "subject": subject,

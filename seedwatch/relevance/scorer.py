@@ -22,7 +22,9 @@ name no two parties is graded on similarity alone.
 
 from __future__ import annotations
 
+import itertools
 import math
+import re
 from collections import Counter
 
 from seedwatch.models import GRADE_NAMES, TopicTag
@@ -54,6 +56,9 @@ NO_RELATION_CAP = 0.2
 MIN_SIDE_MENTIONS = 1.5  # weighted mentions of the less-named side below which it is a passing mention
 NOT_CENTRAL_CAP = 0.55
 SUSTAINED_SENTENCES = 3  # sentences naming both sides with a cue: the relation runs through the piece
+# What may stand between two sides written as a pair: a hyphen, dash or slash, or nothing
+# (Chinese writes the pair as adjacent characters).
+_PAIR_JOINER = re.compile(r"\s*[-‐‑–—/]?\s*")
 
 
 def _similarity(profile: TopicProfile, tokens: list[str]) -> float:
@@ -232,7 +237,8 @@ def _relation_tag(
         evidence.append("the sides never share a sentence, and the headline says no more")
     headline = title if title.sides else lead[0] if lead else title
     outsiders = _leading_outsider(headline, both)
-    if related and outsiders and score > NOT_CENTRAL_CAP:
+    headline_text = title_text if headline is title else body_text
+    if related and outsiders and score > NOT_CENTRAL_CAP and not _names_the_pair(headline_text, headline, both):
         # "Japan sends a submarine to <side B> amid <side A>'s claims": a third country leads.
         score = NOT_CENTRAL_CAP
         evidence.append(
@@ -273,6 +279,7 @@ def _relation_tag(
         ],
         "similarity": round(similarity, 4),
         "language": language,
+        "topic_title": profile.title,  # emails name a topic without a profile file by it
     }
     return TopicTag(
         topic=profile.name,
@@ -282,6 +289,18 @@ def _relation_tag(
         actors=tuple(actors),
         explanation=explanation,
     )
+
+
+def _names_the_pair(text: Text, segment: Segment, sides: set[str]) -> bool:
+    """Both sides written as one pair ("A-B accord", "A–B talks", "A/B"): the headline is about
+    their relation, whoever leads it ("<Outsider> protests A-B accord")."""
+    side_hits = [
+        (hit, entity.side) for hit in segment.hits if (entity := hit.target.entity) is not None and entity.side in sides
+    ]
+    for (first, first_side), (second, second_side) in itertools.pairwise(side_hits):
+        if first_side != second_side and _PAIR_JOINER.fullmatch(text.norm[first.end : second.start]):
+            return True
+    return False
 
 
 def _leading_outsider(segment: Segment, sides: set[str]) -> set[str]:
@@ -310,6 +329,7 @@ def _seed_only_tag(profile: TopicProfile, similarity: float, language: str | Non
         "sentences": [],
         "similarity": round(similarity, 4),
         "language": language,
+        "topic_title": profile.title,
     }
     return TopicTag(topic=profile.name, grade=grade, score=score, explanation=explanation)
 
