@@ -65,7 +65,8 @@ U.S. Secretary of State Antony Blinken said after meeting Chinese Foreign Minist
 Blinken said the United States would keep pressing China over its trade practices, and Wang said China
 wanted stable relations with the United States. President Joe Biden and Chinese President Xi Jinping are
 expected to meet next month. The presidents of Russia and the United States, Vladimir Putin and Joe Biden,
-spoke by phone last week. Saudi Arabia and the United Arab Emirates welcomed the thaw.
+spoke by phone last week. Saudi Arabia and the United Arab Emirates welcomed the thaw. Families of
+workers held in Chinese camps during World War II asked for talks, and the talks must go on, Wang told reporters.
 """
 
 
@@ -178,6 +179,8 @@ def test_actors_keep_short_and_common_name_parts_and_only_close_sides(tmp_path: 
     assert "Biden" in actors["Joe Biden"].aliases  # a title makes common words a person's name
     assert sides.get("Vladimir Putin") == "other"  # "Russia and the United States, Vladimir Putin"
     assert not {"Saudi Arabia", "United Arab Emirates"} & set(actors)  # countries, not actors
+    assert "World War II" not in actors  # "Chinese camps during World War II": not China's, and no name
+    assert "Wang" in actors["Wang Yi"].aliases  # the surname of a name written surname first
 
 
 def test_a_german_seed_keeps_names_and_drops_capitalised_nouns(tmp_path: Path) -> None:

@@ -57,6 +57,7 @@ _TOKENS = re.compile(r"(?:[^\W\d_]\.){2,}|[^\W\d_]\w*(?:-[^\W\d_]\w*)*|[^\w\s]")
 _ACRONYM_DEFINED = re.compile(
     r"((?:[A-Z][\w’'-]+\s+)(?:(?:[A-Z][\w’'-]+|of|the|and|for)\s+){0,6}[A-Z][\w’'-]+)\s*\(([A-Z]{2,6})\)"
 )
+_ROMAN_NUMERAL = re.compile(r"[IVXLC]+")  # "World War II": an ordinal, not an acronym that makes a name
 MIN_SINGLE_NAME = 4  # letters a one-word name needs ("Sea" of "South Chile Sea" is no actor)
 _BOUNDARY = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])|\n+")
 _ABBREVIATION = re.compile(r"(?:^|\s)(?:[A-Z][a-z]{0,3}|[A-Z](?:\.[A-Z])*)\.$")  # Gen. Lt. Mr. U.S.
@@ -264,7 +265,7 @@ def _actors(seed_texts: list[str], induction: Induction, common: frozenset[str])
                 window = [(i, t) for i, t in words if start - ACTOR_WINDOW <= i < start]
                 for i, word in [*window, *enumerate(run, start)]:
                     side = side_of(word)
-                    if side and not _coordinated(tokens, i, start):
+                    if side and not _coordinated(tokens, i, start) and not _apart(tokens, i, start):
                         votes[name][side] += 1
     actors = _merge_surnames(candidates, votes, common)
     for actor in actors:
@@ -297,6 +298,13 @@ def _coordinated(tokens: list[str], index: int, name_start: int) -> bool:
     after = tokens[index + 1].lower() if index + 1 < len(tokens) else ""
     before = tokens[index - 1].lower() if index > 0 else ""
     return after in _COORDINATORS or (before in _COORDINATORS and index + 1 != name_start)
+
+
+def _apart(tokens: list[str], index: int, name_start: int) -> bool:
+    """True when a function word stands between the side word and the name: "Japanese
+    factories during World War II", "Islamabad said the Indus ..." say nothing of whose
+    the name is; "Chilean strongman Luis Quispe" and "northern Peru, Luis Quispe" do."""
+    return any(normalize(token) in STOPWORDS for token in tokens[index + 1 : name_start])
 
 
 MIN_GROUP_MENTIONS = 4
@@ -521,7 +529,7 @@ def _trim_name(
         return None
     if _is_country(" ".join(words)):
         return None  # "Saudi Arabia", "United Arab Emirates": a place of several words
-    rare = [w for w in words if normalize(w) not in common or w.isupper()]
+    rare = [w for w in words if normalize(w) not in common or (w.isupper() and not _ROMAN_NUMERAL.fullmatch(w))]
     if len(words) == 1 and (len(words[0]) < MIN_SINGLE_NAME and not words[0].isupper() or not rare):
         return None  # "Sea", "Government": ordinary words, not names
     if not rare and not (titled and len(words) >= 2):
@@ -538,10 +546,14 @@ def _merge_surnames(candidates: dict[str, InducedActor], votes: dict[str, Counte
     for actor in candidates.values():
         if " " in actor.name:
             continue
-        owner = next((m for m in multi if m.name.split()[-1] == actor.name or actor.name in m.aliases), None)
+        # The surname, last ("Quispe") or first, as in names written surname first ("Wang" of "Wang Yu").
+        owner = next((m for m in multi if actor.name in (*_first_and_last(m.name), *m.aliases)), None)
         if owner is None:
             merged[actor.name] = actor
             continue
+        if actor.name not in owner.aliases:
+            owner.aliases.append(actor.name)
+            owner.capitalised.append(actor.name)
         owner.mentions += actor.mentions
         votes[owner.name].update(votes.get(actor.name, Counter()))
     for actor in multi:
@@ -560,6 +572,11 @@ def _merge_surnames(candidates: dict[str, InducedActor], votes: dict[str, Counte
         if " " not in actor.name and actor.name not in actor.capitalised:
             actor.capitalised.append(actor.name)
     return list(merged.values())
+
+
+def _first_and_last(name: str) -> tuple[str, str]:
+    words = name.split()
+    return words[0], words[-1]
 
 
 # --- agreements ---------------------------------------------------------------------
