@@ -26,7 +26,7 @@ import structlog
 from seedwatch.errors import StoreError
 from seedwatch.models import Article, FeedEntry, PollStatus, TopicTag, stable_id
 from seedwatch.processing import CLI_ARTICLE_BATCH, ProcessSummary, pool_size, process_articles
-from seedwatch.settings import Settings
+from seedwatch.settings import Settings, topics_without_alerts
 from seedwatch.store import NewArticle, StateStore, StoryIndex, as_utc, new_owner
 from seedwatch.stories.assign import DedupSummary, assign_batch
 
@@ -367,6 +367,8 @@ def send_alerts(settings: Settings, *, now: datetime) -> Any:
     from seedwatch.index.percolate import rule_query_matcher
 
     titles = topic_titles(settings.paths.topics_dir, {rule.topic for rule in settings.alerts if rule.topic})
+    for topic in topics_without_alerts(settings):
+        log.warning("alerts.topic_without_rule", topic=topic, fix=f"add a rule with topic: {topic} to alerts.yaml")
     store = open_store(settings)
     try:
         report = send_due_alerts(

@@ -18,7 +18,7 @@ from rich.text import Text
 from seedwatch.alerting import alert_latencies
 from seedwatch.index.base import SearchHit, SearchResults
 from seedwatch.safe_text import display_text, display_url
-from seedwatch.settings import Settings
+from seedwatch.settings import Settings, topics_without_alerts
 from seedwatch.store import StateStore, as_utc
 from seedwatch.store.schema import articles, feeds, index_outbox
 
@@ -59,6 +59,12 @@ def print_run_report(console: Console, settings: Settings, report: Any) -> None:
     )
     for error in [*poll.errors, *process.errors, *index.errors]:
         console.print(f"[yellow]• {escape(display_text(error))}[/]", highlight=False)
+    for topic in topics_without_alerts(settings):
+        console.print(
+            f"[yellow]• topic {escape(topic)!r} has no alert rule: its articles are tagged and searchable, "
+            f"but nobody is emailed; add a rule with `topic: {escape(topic)}` to {settings.config_dir / 'alerts.yaml'}[/]",
+            highlight=False,
+        )
 
 
 def run_counts(engine: sa.Engine, since: datetime) -> dict[str, int]:

@@ -409,9 +409,19 @@ def load_settings(config_dir: Path | None = None, environ: dict[str, str] | None
 
 def _topics(paths: PathSettings) -> set[str]:
     """Topics with seeds (``seeds/<topic>/``) or a profile file (``config/topics/<topic>.yaml``)."""
-    seeded = {p.name for p in paths.seeds_dir.iterdir() if p.is_dir()} if paths.seeds_dir.is_dir() else set()
     profiled = {p.stem for p in paths.topics_dir.glob("*.yaml")} if paths.topics_dir.is_dir() else set()
-    return seeded | profiled
+    return _seeded_topics(paths) | profiled
+
+
+def _seeded_topics(paths: PathSettings) -> set[str]:
+    return {p.name for p in paths.seeds_dir.iterdir() if p.is_dir()} if paths.seeds_dir.is_dir() else set()
+
+
+def topics_without_alerts(settings: Settings) -> list[str]:
+    """Monitored topics (a ``seeds/<topic>/`` directory) that no stories rule emails about:
+    tagged, indexed and searchable, but nobody's inbox hears of them."""
+    emailed = {rule.topic for rule in settings.alerts if rule.kind == "stories"}
+    return sorted(_seeded_topics(settings.paths) - emailed)
 
 
 def _facets_of(topic: str, paths: PathSettings) -> set[str]:

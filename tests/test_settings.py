@@ -225,3 +225,33 @@ def test_a_config_file_that_is_not_utf8_is_one_sentence(tmp_path: Path) -> None:
     (tmp_path / "feeds.yaml").write_bytes("feeds: []  # é\n".encode("latin-1"))
     with pytest.raises(ConfigError, match=r"feeds.yaml: byte \d+: not UTF-8 text. Fix: save the file as UTF-8"):
         load_settings(tmp_path, environ={})
+
+
+def test_a_seeded_topic_no_rule_emails_is_named_in_the_run_report(tmp_path: Path) -> None:
+    import io
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from seedwatch.report import print_run_report
+    from seedwatch.settings import topics_without_alerts
+
+    seeds = tmp_path / "seeds"
+    for topic in ("libya_turkey", "chile_peru"):
+        (seeds / topic).mkdir(parents=True)
+        (seeds / topic / "seed.txt").write_text("A seed.\n", encoding="utf-8")
+    config = _with_rules(tmp_path, RULE + "}\n")  # a rule for libya_turkey only
+    (config / "seedwatch.yaml").write_text(
+        f"paths:\n  topics_dir: {PROJECT / 'config' / 'topics'}\n  seeds_dir: {seeds}\n", encoding="utf-8"
+    )
+    settings = load_settings(config, environ={})
+    assert topics_without_alerts(settings) == ["chile_peru"]
+
+    summary = SimpleNamespace(feeds_polled=0, feeds_ok=0, feeds_not_modified=0, feeds_failed=0, entries_seen=0)
+    summary.__dict__.update(new_articles=0, fetched=0, extracted=0, fallback=0, relevant=0, partial=0, errors=[])
+    summary.__dict__.update(new_stories=0, exact_duplicates=0, near_duplicates=0, indexed=0, backlog=0)
+    screen = io.StringIO()
+    report = SimpleNamespace(poll=summary, process=summary, dedup=summary, index=summary, alerts=None)
+    print_run_report(Console(file=screen, width=200), settings, report)
+    assert "topic 'chile_peru' has no alert rule" in screen.getvalue()
+    assert "topic: chile_peru" in screen.getvalue() and "libya_turkey' has" not in screen.getvalue()
