@@ -184,6 +184,18 @@ def run_demo(
     """Run the demo in ``demo_dir``; ports are chosen free unless given. Returns an exit code."""
     from seedwatch.report import print_demo_summary
 
+    if missing := [path for path in (SITE_DIR, PROJECT_DIR / "seeds", PROJECT_DIR / "dags") if not path.is_dir()]:
+        console.print(
+            Text(
+                f"seedwatch demo runs from a checkout of the repository: it serves demo/site/ and reads seeds/ "
+                f"and dags/ beside the code, which the installed package does not carry ({missing[0]} not found). "
+                "Clone the repository and run `make demo` there; an installed seedwatch runs your own "
+                "configuration with `seedwatch run --once -c DIR`.",
+                style="red",
+            ),
+            soft_wrap=True,
+        )
+        return 2
     if fresh and demo_dir.exists():
         shutil.rmtree(demo_dir)
     demo_dir.mkdir(parents=True, exist_ok=True)

@@ -198,6 +198,22 @@ def test_templates_percolator_and_kibana_objects_load_from_the_package(installed
             delete_es_prefix(settings)
 
 
+def test_the_demo_from_an_installed_wheel_says_it_needs_a_checkout(installed: Path, tmp_path: Path) -> None:
+    env = {"PATH": f"{installed / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path), "NO_COLOR": "1", "COLUMNS": "200"}
+    done = subprocess.run(
+        [str(installed / "bin" / "seedwatch"), "demo", "--no-airflow"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "runs from a checkout" in done.stdout and "make demo" in done.stdout, done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+    assert not list(installed.rglob("var/demo"))  # nothing written into the installed package
+
+
 # The configured article index, searched through the installed package's public API.
 SEARCH = (
     "import json, sys; from seedwatch.settings import load_settings; from seedwatch.index import open_index; "

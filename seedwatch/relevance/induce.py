@@ -547,7 +547,7 @@ def _merge_surnames(candidates: dict[str, InducedActor], votes: dict[str, Counte
         if " " in actor.name:
             continue
         # The surname, last ("Quispe") or first, as in names written surname first ("Wang" of "Wang Yu").
-        owner = next((m for m in multi if actor.name in (*_first_and_last(m.name), *m.aliases)), None)
+        owner = next((m for m in multi if actor.name in (*_surnames(m.name, actor.name), *m.aliases)), None)
         if owner is None:
             merged[actor.name] = actor
             continue
@@ -574,9 +574,11 @@ def _merge_surnames(candidates: dict[str, InducedActor], votes: dict[str, Counte
     return list(merged.values())
 
 
-def _first_and_last(name: str) -> tuple[str, str]:
+def _surnames(name: str, lone: str) -> tuple[str, ...]:
+    """The words of ``name`` that ``lone`` may be its surname as: the last, or the first of a
+    person's name of two or three words (not an acronym: "NATO" of "NATO Secretary General ...")."""
     words = name.split()
-    return words[0], words[-1]
+    return (words[-1], words[0]) if len(words) <= 3 and not lone.isupper() else (words[-1],)
 
 
 # --- agreements ---------------------------------------------------------------------
