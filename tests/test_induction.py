@@ -16,7 +16,8 @@ from seedwatch.relevance import load_profiles, tag_article
 from seedwatch.relevance.crossval import cross_validate
 from seedwatch.relevance.draft import draft_yaml
 from seedwatch.relevance.evaluate import evaluate, read_items
-from seedwatch.relevance.resources import gazetteer, lexicon, lexicon_languages
+from seedwatch.relevance.resources import gazetteer, inflections, lexicon, lexicon_languages
+from seedwatch.relevance.segments import Text
 from seedwatch.relevance.translit import name_key, skeleton
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,6 +155,32 @@ def test_an_outsider_leading_the_headline_is_a_thread_unless_the_headline_names_
     for title in ("Bolivia protests Chile-Peru maritime accord", "Bolivia protests Chile–Peru maritime accord"):
         pair = tag_article(chile_peru, title=title, text=text)
         assert pair.grade == 2, pair.explanation["summary"]
+
+
+def test_sides_are_found_in_inflected_forms_and_names_in_other_latin_spellings(tmp_path: Path) -> None:
+    (tmp_path / "seeds/cp").mkdir(parents=True)
+    (tmp_path / "seeds/cp/seed.txt").write_text(
+        CHILE_PERU_SEED + "Peruvian Defence Minister Tarek Bakhtari met Chilean officials in Santiago.\n",
+        encoding="utf-8",
+    )
+    profile = load_profiles(tmp_path / "topics", tmp_path / "seeds")["cp"]
+
+    def named(text: str) -> set[str]:
+        return {hit.target.entity.name for hit in profile.matcher.find(Text.of(text).norm) if hit.target.entity}
+
+    # The Turkish -li of origin, which no dictionary lists, on the sides' names.
+    assert named("Şilili") == {"Chile"} and named("Perulu") == {"Peru"} and named("Şilililer") == {"Chile"}
+    tag = tag_article(profile, title="Perulu bakan Şili'de resmi ziyarette", text="", language="tr")
+    assert set(tag.explanation["sides"]) == {"chile", "peru"}, tag.explanation["summary"]
+    # The adjectives' inflections: French feminine, Polish and Russian cases, Romance plurals.
+    forms = set(inflections(("turc", "japonais", "polski", "niemiecki", "японский", "giapponese", "japonês"), ()))
+    assert {"turque", "japonaise", "polskiego", "niemieckiej", "японская", "giapponesi", "japonesa"} <= forms
+    # Another Latin spelling of a seed name ("Bahteri", as the Turkish press writes it), with a capital only.
+    assert "Tarek Bakhtari" in {e.name for e in profile.entities if e.kind == "actor"}
+    hits = [(h.target.entity.name, h.target.capitalised) for h in profile.matcher.find(Text.of("Bahteri").norm)]
+    assert ("Tarek Bakhtari", True) in hits
+    lowercase = tag_article(profile, title="bahteri said nothing", text="")
+    assert "Tarek Bakhtari" not in lowercase.explanation["entities"]
 
 
 def test_a_body_named_more_than_any_second_country_is_a_side(tmp_path: Path) -> None:

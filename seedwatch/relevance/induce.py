@@ -37,6 +37,7 @@ from seedwatch.relevance.resources import (
     Country,
     common_words,
     gazetteer,
+    inflections,
     lexicon,
     seed_language,
     slug,
@@ -203,7 +204,11 @@ def country_entity(
     from seedwatch.relevance.profile import Entity
 
     names = [*country.demonyms, *extra, *country.names]
-    aliases = tuple(dict.fromkeys([country.name, *names, *country.adjectives, *(country.forms if forms else ())]))
+    stems = (*country.forms, *country.adjectives, *country.demonyms) if forms else ()
+    inflected = inflections(stems, country.names) if forms else ()
+    aliases = tuple(
+        dict.fromkeys([country.name, *names, *country.adjectives, *(country.forms if forms else ()), *inflected])
+    )
     # Names are proper nouns: "Chile" the country, not "chile" the pepper.
     capitalised = tuple(a for a in dict.fromkeys([country.name, *names]) if _cased(a))
     return Entity(name=country.name, kind=kind, side=side, aliases=aliases, capitalised=capitalised)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from seedwatch.relevance.normalize import normalize
+from seedwatch.relevance.resources import ordinary_words
 from seedwatch.relevance.translit import MIN_SINGLE, name_key, skeleton
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ _TOKEN_SPLIT = re.compile(f"({TOKEN.pattern})")
 _STEM_KEY = 3
 # Tokens whose match plans a matcher keeps (about 6 MB); past this the cache starts afresh.
 PLAN_CACHE_TOKENS = 20_000
+MIN_RESPELLED_CHARS = 5  # a Latin word matched to a name by its skeleton ("Kispe") has at least this many letters
 _ARABIC_PREFIXES = ("وبال", "وال", "بال", "فال", "كال", "ولل", "لل", "ال", "و", "ب", "ل", "ف", "ك")
 _MIN_ARABIC_REST = 3
 
@@ -78,6 +80,11 @@ def _token_matches(token: str, wanted: str, stem: bool) -> bool:
     return token.startswith(wanted) if stem else token == wanted
 
 
+def _may_respell_a_name(token: str) -> bool:
+    """A Latin-script word long enough to be another spelling of a name, and no common word."""
+    return len(token) >= MIN_RESPELLED_CHARS and token[0] < "\u0370" and token not in ordinary_words()
+
+
 def _variants(token: str) -> tuple[str, ...]:
     """The token and, for Arabic, the token without its proclitics."""
     if not ("\u0600" <= token[0] <= "\u06ff"):
@@ -93,9 +100,18 @@ class Matcher:
     """Finds entity aliases and facet cues in normalised text. Build with :meth:`compile`."""
 
     def __init__(
-        self, targets: list[Target], patterns: list[_Pattern], names: list[tuple[tuple[str, ...], int]] = ()
+        self,
+        targets: list[Target],
+        patterns: list[_Pattern],
+        names: list[tuple[tuple[str, ...], int]] = (),
+        respellings: list[tuple[str, int]] = (),
     ) -> None:
         self.targets = targets
+        # One-word names by skeleton, for other Latin spellings of them ("Kispe" for
+        # "Quispe" in the Turkish press), written with a capital and not a common word.
+        self._respellings: dict[str, int] = {}
+        for key, target in respellings:
+            self._respellings.setdefault(key, target)
         # People's and bodies' names by consonant skeleton (translit.py), for other scripts:
         # by the first word's skeleton (spaced scripts) and by the whole name's (Chinese).
         self._names: dict[str, list[tuple[tuple[str, ...], int]]] = {}
@@ -137,6 +153,7 @@ class Matcher:
         targets: list[Target] = []
         patterns: list[_Pattern] = []
         names: list[tuple[tuple[str, ...], int]] = []
+        respellings: list[tuple[str, int]] = []
 
         def add(alias: str, target: Target) -> None:
             stem = alias.endswith("*")
@@ -145,7 +162,9 @@ class Matcher:
                 patterns.append(_Pattern(tokens, stem, len(targets) - 1))
 
         for entity in entities:
-            uncased = len(targets)  # no capital letter to ask of Arabic or Chinese
+            # Three targets per entity: uncased (Arabic and Chinese have no capitals to ask
+            # for), capitalised, and acronym.
+            uncased, cased = len(targets), len(targets) + 1
             for capitalised, upper in ((False, False), (True, False), (True, True)):
                 targets.append(Target(entity=entity, facet=None, capitalised=capitalised, upper=upper))
                 for alias in entity.aliases:
@@ -157,11 +176,13 @@ class Matcher:
                     key = name_key(tokens) if tokens and alias.isascii() and not alias.endswith("*") else None
                     if key:
                         names.append((key, uncased))
+                        if len(key) == 1:
+                            respellings.append((key[0], cased))
         for facet in facets:
             targets.append(Target(entity=None, facet=facet.id))
             for cue in facet.cues:
                 add(cue, targets[-1])
-        return cls(targets, patterns, names)
+        return cls(targets, patterns, names, respellings)
 
     def find(self, norm: str) -> list[Hit]:
         """All alias hits in ``norm`` (already normalised); the longest wins where they overlap."""
@@ -249,6 +270,10 @@ class Matcher:
             stem_patterns = [p for p in stems if variant.startswith(p.tokens[0])]
             if singles or by_second or stem_patterns:
                 plan.append((variant, singles, by_second, stem_patterns))
+        if not plan and self._respellings and _may_respell_a_name(token):
+            respelled = self._respellings.get(skeleton(token))
+            if respelled is not None:
+                plan.append((token, [respelled], None, _NO_PATTERNS))
         return plan
 
     def _foreign_names(self, tokens: list[str]) -> list[tuple[int, int, int, int]]:

@@ -9,6 +9,7 @@ the languages of the feed list and more. Both are read once per process.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -88,10 +89,69 @@ def gazetteer() -> dict[str, Country]:
 
 
 @cache
+@cache
 def common_words() -> dict[str, frozenset[str]]:
     """Language → its most frequent words, normalised (see ``gazetteer_build``)."""
     data = json.loads(COMMON_WORDS_FILE.read_text(encoding="utf-8"))["words"]
     return {lang: frozenset(words) for lang, words in data.items()}
+
+
+# How the gazetteer's dictionary forms inflect in the lexicon's languages (suffix → the
+# endings that replace it), for the forms CLDR does not list: French feminine and plural
+# (chilien → chilienne), Polish cases (peruwiański → peruwiańskiego), Russian, Ukrainian
+# and Bulgarian adjective endings, Italian and Portuguese plural and feminine
+# (giapponese → giapponesi, japonês → japonesa). Longest suffix first; morphology, no names.
+_INFLECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("ький", ("ька", "ьке", "ькі", "ького", "ькій", "ьких", "ьким", "ькому", "ькою")),
+    ("ський", ("ська", "ське", "ські", "ського", "ській", "ських", "ським", "ському", "ською")),
+    ("ский", ("ская", "ское", "ские", "ского", "ской", "скую", "ских", "ским", "скими", "скому")),
+    ("цкий", ("цкая", "цкое", "цкие", "цкого", "цкой", "цкую", "цких", "цким", "цкими", "цкому")),
+    ("ий", ("ая", "ое", "ие", "ого", "ой", "ую", "их", "им", "ими", "ому")),
+    ("ый", ("ая", "ое", "ые", "ого", "ой", "ую", "ых", "ым", "ыми", "ому")),
+    ("ски", ("ска", "ско", "ските", "ския", "ският")),
+    ("ski", ("ska", "skie", "skiego", "skiej", "skim", "skimi", "skich", "scy")),
+    ("cki", ("cka", "ckie", "ckiego", "ckiej", "ckim", "ckimi", "ckich", "ccy")),
+    ("ien", ("ienne", "iennes", "iens")),
+    ("ain", ("aine", "aines", "ains")),
+    ("ais", ("aise", "aises")),
+    ("ois", ("oise", "oises")),
+    ("ese", ("esi",)),
+    ("es", ("esa", "esas", "eses")),
+    ("en", ("enne", "ennes", "ens")),
+    ("in", ("ine", "ines", "ins")),
+    ("c", ("que", "ques")),
+)
+# Turkish names a person or thing of a country with -li/-lu after its name (Şilili, Perulu;
+# folded to -li/-lu), and a -ler/-lar plural drops before it (Maldivler → Maldivli).
+_TURKISH_ORIGIN = ("li", "liler", "lilar", "lu", "lular")
+
+
+def inflections(forms: tuple[str, ...], names: tuple[str, ...]) -> tuple[str, ...]:
+    """Inflected forms of a country's adjectives (``forms``) and of its one-word Latin
+    ``names`` (the Turkish -li), none of them a common English word. (A form frequent in its
+    own language is frequent because it is the country's: "giapponesi", "японская".)"""
+    out: list[str] = []
+    for form in (normalize(f.rstrip("*")) for f in forms):
+        suffix, endings = next(((s, e) for s, e in _normalised_inflections() if form.endswith(s)), ("", ()))
+        out += [form[: len(form) - len(suffix)] + ending for ending in endings]
+    for name in (normalize(n) for n in names):
+        if name.isascii() and name.isalpha() and len(name) >= 3:
+            stem = name[:-3] if name.endswith(("ler", "lar")) else name
+            out += [stem + ending for ending in _TURKISH_ORIGIN]
+    english = common_words().get("en", frozenset())
+    return tuple(dict.fromkeys(form for form in out if form not in english))
+
+
+@functools.cache
+def _normalised_inflections() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The rules as the matcher sees text (й folded to и, diacritics dropped)."""
+    return tuple((normalize(suffix), tuple(normalize(e) for e in endings)) for suffix, endings in _INFLECTIONS)
+
+
+@functools.cache
+def ordinary_words() -> frozenset[str]:
+    """The frequent words of every language at once: a token among them is nobody's name."""
+    return frozenset().union(*common_words().values())
 
 
 def seed_language(texts: list[str]) -> str | None:

@@ -125,8 +125,14 @@ def _drop_unsupported_facets(profile: TopicProfile, segments: list[Segment]) -> 
 
 
 def _is_list(segment: Segment) -> bool:
-    names = {h.target.entity.name for h in segment.hits if h.target.entity is not None}
-    return len(names) >= LIST_CONTEXT_ENTITIES and not segment.facets
+    """Many parties and no word of what passes between them. A side counts once however
+    many of its names the sentence uses ("<leader> of <side A> in <capital of B>, B")."""
+    parties = {
+        entity.side if entity.side in segment.sides else entity.name
+        for hit in segment.hits
+        if (entity := hit.target.entity) is not None
+    }
+    return len(parties) >= LIST_CONTEXT_ENTITIES and not segment.facets
 
 
 def _relation_tag(

@@ -20,7 +20,6 @@ stop-word list: the stream's own document frequencies weigh common words down.
 
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
 from collections import Counter
@@ -37,13 +36,6 @@ _WORD = re.compile(r"[^\W_]+(?:[.,'’][^\W_]+)*", re.UNICODE)
 _NUMBER = re.compile(r"[\d.,]+")
 _CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]+")  # kana and Han: no spaces
 LEAD_CHARS = 2000  # the lead of a text without spaces (Chinese, Japanese) is bounded by characters
-
-
-@functools.cache
-def _common_words() -> frozenset[str]:
-    from seedwatch.relevance.resources import common_words
-
-    return frozenset(word for words in common_words().values() for word in words)
 
 
 def _tokens(text: str) -> list[str]:
@@ -64,8 +56,10 @@ def _tokens(text: str) -> list[str]:
 
 def event_terms(title: str, text: str, *, lead_words: int = LEAD_WORDS) -> dict[str, float]:
     """Weighted term counts of the title and the lead (term -> count), for :mod:`events`."""
+    from seedwatch.relevance.resources import ordinary_words  # loaded on first use, once
+
     lead = " ".join(text.split()[:lead_words])[:LEAD_CHARS]
-    common = _common_words()
+    common = ordinary_words()
     counts: Counter[str] = Counter()
     for part, weight in ((title, TITLE_WEIGHT), (lead, 1.0)):
         for position, token in enumerate(_tokens(part)):
