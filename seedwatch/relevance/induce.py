@@ -200,15 +200,16 @@ def country_entity(
     country: Country, side: str, *, kind: str = "actor", extra: tuple[str, ...] = (), forms: bool = True
 ):
     """The country as an entity: its names (capitalised where the script has case) and
-    adjectives; ``forms`` adds the stem+ending forms (a side needs them, a bystander not)."""
+    adjectives; ``forms`` adds the stem+ending forms and their inflections (a side needs
+    them, a bystander not)."""
     from seedwatch.relevance.profile import Entity
 
     names = [*country.demonyms, *extra, *country.names]
-    stems = (*country.forms, *country.adjectives, *country.demonyms) if forms else ()
-    inflected = inflections(stems, country.names) if forms else ()
-    aliases = tuple(
-        dict.fromkeys([country.name, *names, *country.adjectives, *(country.forms if forms else ()), *inflected])
-    )
+    side_forms = ()
+    if forms:  # the stem+ending forms and their inflections ("chilienne", "Şilili")
+        inflected = inflections((*country.forms, *country.adjectives, *country.demonyms), country.names)
+        side_forms = (*country.forms, *inflected)
+    aliases = tuple(dict.fromkeys([country.name, *names, *country.adjectives, *side_forms]))
     # Names are proper nouns: "Chile" the country, not "chile" the pepper.
     capitalised = tuple(a for a in dict.fromkeys([country.name, *names]) if _cased(a))
     return Entity(name=country.name, kind=kind, side=side, aliases=aliases, capitalised=capitalised)
