@@ -9,7 +9,6 @@ the languages of the feed list and more. Both are read once per process.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from dataclasses import dataclass
@@ -89,7 +88,6 @@ def gazetteer() -> dict[str, Country]:
 
 
 @cache
-@cache
 def common_words() -> dict[str, frozenset[str]]:
     """Language → its most frequent words, normalised (see ``gazetteer_build``)."""
     data = json.loads(COMMON_WORDS_FILE.read_text(encoding="utf-8"))["words"]
@@ -142,13 +140,13 @@ def inflections(forms: tuple[str, ...], names: tuple[str, ...]) -> tuple[str, ..
     return tuple(dict.fromkeys(form for form in out if form not in english))
 
 
-@functools.cache
+@cache
 def _normalised_inflections() -> tuple[tuple[str, tuple[str, ...]], ...]:
     """The rules as the matcher sees text (й folded to и, diacritics dropped)."""
     return tuple((normalize(suffix), tuple(normalize(e) for e in endings)) for suffix, endings in _INFLECTIONS)
 
 
-@functools.cache
+@cache
 def ordinary_words() -> frozenset[str]:
     """The frequent words of every language at once: a token among them is nobody's name."""
     return frozenset().union(*common_words().values())
