@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 _RATE_HALF_LIFE_DAYS = 3.0
-_QUIET_FLOOR_S = 6 * 3600  # news sites have overnight lulls; never call a feed quiet sooner
+QUIET_FLOOR_S = 6 * 3600  # news sites have overnight lulls; never call a feed quiet sooner
 _HARD_FACTOR = 4
 _MAX_VALIDATOR = 1024  # longer ETags are no validators, and would bloat every request
 _TEMPORARY_HTTP = frozenset({408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
@@ -309,7 +309,7 @@ def feed_health(state: FeedState, *, now: datetime, policy: PollingPolicy) -> Fe
         )
     if cadence is not None:
         since = state.last_new_item_at or state.last_success_at
-        threshold = max(policy.quiet_factor * cadence, _QUIET_FLOOR_S)
+        threshold = max(policy.quiet_factor * cadence, QUIET_FLOOR_S)
         if since is not None and (now - since).total_seconds() > threshold:
             silent_h = (now - since).total_seconds() / 3600
             return health(

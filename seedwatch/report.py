@@ -17,6 +17,7 @@ from rich.text import Text
 
 from seedwatch.alerting import alert_latencies
 from seedwatch.index.base import SearchHit, SearchResults
+from seedwatch.polling import QUIET_FLOOR_S
 from seedwatch.safe_text import display_text, display_url
 from seedwatch.settings import Settings, topics_without_alerts
 from seedwatch.store import StateStore, as_utc
@@ -273,9 +274,6 @@ def check_feed(row: dict[str, Any], dates: Sequence[datetime], *, now: datetime,
         last_error=error if status != "ok" else "",
         quarantined=int(row.get("quarantined_articles") or 0),
     )
-
-
-QUIET_FLOOR_S = 6 * 3600  # news sites have overnight lulls (as seedwatch.polling)
 
 
 def feed_checks(settings: Settings, *, now: datetime) -> list[FeedCheck]:
