@@ -183,6 +183,26 @@ def test_sides_are_found_in_inflected_forms_and_names_in_other_latin_spellings(t
     assert "Tarek Bakhtari" not in lowercase.explanation["entities"]
 
 
+def test_an_official_the_seed_ties_to_no_side_is_the_hosts_when_a_guest_of_the_other_side_visits(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "seeds/visit").mkdir(parents=True)
+    (tmp_path / "seeds/visit/seed.txt").write_text(
+        "Chile and Peru discuss border\n\nLIMA (AP) - Chilean Foreign Minister Ana Rojas is in Lima for talks "
+        "with Defence Minister Luis Quispe and President Marta Vidal. Chile and Peru have disputed the border "
+        "since 2014. Quispe said the talks went well, and Vidal said Peru wanted good relations with Chile. "
+        "Analyst Jorge Mena said in Santiago and Lima that Rojas and Quispe would meet again.\n",
+        encoding="utf-8",
+    )
+    profile = load_profiles(tmp_path / "topics", tmp_path / "seeds")["visit"]
+    actors = {e.name: e.side for e in profile.entities if e.kind == "actor" and e.origin == "induced"}
+    assert actors.get("Ana Rojas") == "chile"  # the guest, by her adjective
+    assert actors.get("Luis Quispe") == "peru" and actors.get("Marta Vidal") == "peru"  # the hosts, in Lima
+    assert actors.get("Jorge Mena", "other") == "other"  # no title, and a sentence in both sides' places
+    tag = tag_article(profile, title="Quispe and Rojas sign border accord", text="", language="en")
+    assert tag.grade == 2, tag.explanation["summary"]
+
+
 def test_a_body_named_more_than_any_second_country_is_a_side(tmp_path: Path) -> None:
     (tmp_path / "seeds/alliance").mkdir(parents=True)
     (tmp_path / "seeds/alliance/seed.txt").write_text(ALLIANCE_SEED, encoding="utf-8")

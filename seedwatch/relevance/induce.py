@@ -245,6 +245,7 @@ def _actors(seed_texts: list[str], induction: Induction, common: frozenset[str])
     side_of = _side_lookup(induction)
     candidates: dict[str, InducedActor] = {}
     votes: dict[str, Counter[str]] = defaultdict(Counter)
+    meetings: list[tuple[list[str], set[str]]] = []  # per sentence: the names, and the sides it takes place in
 
     def candidate(name: str) -> InducedActor:
         return candidates.setdefault(name, InducedActor(name, SIDE_OTHER, [name], [], 0, ""))
@@ -261,10 +262,13 @@ def _actors(seed_texts: list[str], induction: Induction, common: frozenset[str])
         for sentence in _sentences(text):
             tokens = _tokens(sentence)
             words = [(i, t) for i, t in enumerate(tokens) if t[0].isalpha()]
+            names_here: list[str] = []
+            meetings.append((names_here, _host_sides(tokens, side_of)))
             for start, run in _capitalised_runs(tokens, side_of):
                 name = _trim_name(run, common, side_of, induction.language)
                 if not name:
                     continue
+                names_here.append(name)
                 actor = candidate(name)
                 actor.mentions += 1
                 actor.titled = actor.titled or normalize(run[0]) in _titles()
@@ -284,10 +288,53 @@ def _actors(seed_texts: list[str], induction: Induction, common: frozenset[str])
             if n >= needed and (not rest or n >= 2 * rest[0][1]):
                 actor.side = best
                 actor.why = f"named with {induction.side_name(best)}'s name or adjective {n}×"
+    _hosts(actors, votes, meetings, induction)
+    for actor in actors:
         if not actor.why:
             actor.why = "no side: the seeds do not tie it to one"
     keep = [a for a in actors if a.mentions >= 2 or a.side != SIDE_OTHER or len(a.aliases) > 1]
     return sorted(keep, key=lambda a: (-a.mentions, a.name))[:MAX_ACTORS]
+
+
+# Words before a place that say something happens there ("in Lima", "to Santiago").
+_LOCATIVES = frozenset("in to at en à a au nach w we v в во у u da de".split())
+
+
+def _host_sides(tokens: list[str], side_of) -> set[str]:
+    """The sides whose places a sentence says it happens in ("… arrived in Lima for talks")."""
+    return {
+        side
+        for i, token in enumerate(tokens[1:], 1)
+        if token[:1].isupper() and tokens[i - 1].lower() in _LOCATIVES and (side := side_of(token))
+    }
+
+
+def _hosts(
+    actors: list[InducedActor],
+    votes: dict[str, Counter[str]],
+    meetings: list[tuple[list[str], set[str]]],
+    induction: Induction,
+) -> None:
+    """An official the seeds tie to no side is the host's when the seeds receive a guest of the
+    other side in the host's place: "<Peruvian minister> is in Santiago for talks with Defence
+    Minister Ana Rojas" makes Rojas Chile's. Only titled people, only with no closer evidence."""
+    owner = {alias: actor for actor in actors for alias in actor.aliases}
+    hosted: dict[str, Counter[str]] = defaultdict(Counter)
+    for names, places in meetings:
+        if len(places) != 1:
+            continue
+        (host,) = places
+        present = [owner[name] for name in names if name in owner]
+        if not any(a.side not in (SIDE_OTHER, host) for a in present):
+            continue  # no guest of the other side
+        for actor in present:
+            if actor.side == SIDE_OTHER and actor.titled and not votes.get(actor.name):
+                hosted[actor.name][host] += 1
+    for actor in actors:
+        if len(hosted.get(actor.name, ())) == 1:
+            ((host, n),) = hosted[actor.name].items()
+            actor.side = host
+            actor.why = f"the host: named where {induction.side_name(host)} receives the other side ({n}×)"
 
 
 # Words that join two parties: a side's name next to one ("the presidents of Bolivia and
