@@ -277,6 +277,15 @@ def test_the_matchers_token_plans_cache_changes_no_hit(seed_only_lt, monkeypatch
     assert len(seed_only_lt.matcher._plan_cache) <= 50 + max(len(set(matcher_module.TOKEN.findall(t))) for t in texts)
 
 
+def test_a_name_in_chinese_characters_is_an_unbroken_run(seed_only_lt) -> None:
+    def actors(text: str) -> set[str]:
+        hits = seed_only_lt.matcher.find(Text.of(text).norm)
+        return {h.target.entity.name for h in hits if h.target.entity and h.target.entity.kind == "actor"}
+
+    assert "Khalifa Haftar" in actors("哈夫塔爾訪問安卡拉")
+    assert not actors("他們維護自己的權利。對於此事")  # characters across a full stop are no name
+
+
 def test_acronyms_count_only_in_capitals(chile_peru) -> None:
     us = gazetteer()["US"]
     assert "US" in us.names and "U.S." in us.names

@@ -197,7 +197,7 @@ class Matcher:
         if not tokens:
             return [], tokens
         plans = self._plans(set(tokens))
-        foreign = self._foreign_names(tokens) if self._names and not norm.isascii() else []
+        foreign = self._foreign_names(tokens, parts) if self._names and not norm.isascii() else []
         if not plans and not foreign:
             return [], tokens
         # (start token, end token exclusive, target, -specificity): more tokens win, then the
@@ -276,16 +276,21 @@ class Matcher:
                 plan.append((token, [respelled], None, _NO_PATTERNS))
         return plan
 
-    def _foreign_names(self, tokens: list[str]) -> list[tuple[int, int, int, int]]:
-        """Names written in another script (Моралес, موراليس), found by consonant skeleton."""
+    def _foreign_names(self, tokens: list[str], parts: list[str]) -> list[tuple[int, int, int, int]]:
+        """Names written in another script (Моралес, موراليس), found by consonant skeleton.
+
+        ``parts`` are the text's separators and tokens alternately (``parts[2k + 2]`` stands
+        between token k and token k + 1).
+        """
         found = []
         for index, token in enumerate(tokens):
             if token[0] < "\u0370":
                 continue
-            if "\u3040" <= token[0] <= "\ufaff":  # Chinese, Japanese: a name is a run of characters
+            if "\u3040" <= token[0] <= "\ufaff":  # Chinese, Japanese: a name is an unbroken run of characters
                 for width in range(2, 7):
-                    if index + width > len(tokens) or tokens[index + width - 1][0] < "\u3040":
-                        break
+                    last = index + width - 1
+                    if last >= len(tokens) or tokens[last][0] < "\u3040" or parts[2 * last]:
+                        break  # past the text, out of the script, or across punctuation ("權利。對於")
                     target = self._joined_names.get(skeleton("".join(tokens[index : index + width])))
                     if target is not None:
                         found.append((index, index + width, target, -(500 + width)))
