@@ -84,6 +84,22 @@ def chile_peru(tmp_path_factory):
     return load_profiles(seeds.parent / "no-topics", seeds)["chile_peru"]
 
 
+def _seeded_profile(tmp_path: Path, topic: str, seed: str):  # noqa: ANN202 - a TopicProfile
+    """The profile drawn from one seed document alone, in seeds/<topic>/ (no profile file)."""
+    (tmp_path / "seeds" / topic).mkdir(parents=True)
+    (tmp_path / "seeds" / topic / "seed.txt").write_text(seed, encoding="utf-8")
+    return load_profiles(tmp_path / "topics", tmp_path / "seeds")[topic]
+
+
+def _induced_actors(profile) -> dict:  # noqa: ANN001
+    """The actors drawn from the seeds, by name."""
+    return {e.name: e for e in profile.entities if e.kind == "actor" and e.origin == "induced"}
+
+
+def _actor_sides(profile) -> dict[str, str]:  # noqa: ANN001
+    return {name: actor.side for name, actor in _induced_actors(profile).items()}
+
+
 # --- what induction finds -------------------------------------------------------------
 
 
@@ -109,7 +125,7 @@ def test_a_new_seed_directory_is_a_working_monitor(chile_peru) -> None:
         "Chile–Peru relations",
         "Peru–Chile relations",
     }
-    actors = {e.name: e.side for e in chile_peru.entities if e.kind == "actor" and e.origin == "induced"}
+    actors = _actor_sides(chile_peru)
     assert actors.get("Alberto van Klaveren") == "chile" and actors.get("Gabriel Boric") == "chile"
     relevant = [
         (
@@ -158,12 +174,11 @@ def test_an_outsider_leading_the_headline_is_a_thread_unless_the_headline_names_
 
 
 def test_sides_are_found_in_inflected_forms_and_names_in_other_latin_spellings(tmp_path: Path) -> None:
-    (tmp_path / "seeds/cp").mkdir(parents=True)
-    (tmp_path / "seeds/cp/seed.txt").write_text(
+    profile = _seeded_profile(
+        tmp_path,
+        "cp",
         CHILE_PERU_SEED + "Peruvian Defence Minister Tarek Bakhtari met Chilean officials in Santiago.\n",
-        encoding="utf-8",
     )
-    profile = load_profiles(tmp_path / "topics", tmp_path / "seeds")["cp"]
 
     def named(text: str) -> set[str]:
         return {hit.target.entity.name for hit in profile.matcher.find(Text.of(text).norm) if hit.target.entity}
@@ -186,16 +201,15 @@ def test_sides_are_found_in_inflected_forms_and_names_in_other_latin_spellings(t
 def test_an_official_the_seed_ties_to_no_side_is_the_hosts_when_a_guest_of_the_other_side_visits(
     tmp_path: Path,
 ) -> None:
-    (tmp_path / "seeds/visit").mkdir(parents=True)
-    (tmp_path / "seeds/visit/seed.txt").write_text(
+    profile = _seeded_profile(
+        tmp_path,
+        "visit",
         "Chile and Peru discuss border\n\nLIMA (AP) - Chilean Foreign Minister Ana Rojas is in Lima for talks "
         "with Defence Minister Luis Quispe and President Marta Vidal. Chile and Peru have disputed the border "
         "since 2014. Quispe said the talks went well, and Vidal said Peru wanted good relations with Chile. "
         "Analyst Jorge Mena said in Santiago and Lima that Rojas and Quispe would meet again.\n",
-        encoding="utf-8",
     )
-    profile = load_profiles(tmp_path / "topics", tmp_path / "seeds")["visit"]
-    actors = {e.name: e.side for e in profile.entities if e.kind == "actor" and e.origin == "induced"}
+    actors = _actor_sides(profile)
     assert actors.get("Ana Rojas") == "chile"  # the guest, by her adjective
     assert actors.get("Luis Quispe") == "peru" and actors.get("Marta Vidal") == "peru"  # the hosts, in Lima
     assert actors.get("Jorge Mena", "other") == "other"  # no title, and a sentence in both sides' places
@@ -204,23 +218,18 @@ def test_an_official_the_seed_ties_to_no_side_is_the_hosts_when_a_guest_of_the_o
 
 
 def test_a_body_named_more_than_any_second_country_is_a_side(tmp_path: Path) -> None:
-    (tmp_path / "seeds/alliance").mkdir(parents=True)
-    (tmp_path / "seeds/alliance/seed.txt").write_text(ALLIANCE_SEED, encoding="utf-8")
-    profile = load_profiles(tmp_path / "topics", tmp_path / "seeds")["alliance"]
+    profile = _seeded_profile(tmp_path, "alliance", ALLIANCE_SEED)
     assert set(profile.sides) == {"russia", "nato"} and "NATO" in profile.title
-    sides = {e.name: e.side for e in profile.entities if e.kind == "actor" and e.origin == "induced"}
+    sides = _actor_sides(profile)
     assert sides["Sergei Lavrov"] == "russia" and sides["Mark Rutte"] == "nato"
     assert tag_article(profile, title="NATO warns Russia over drone incursions", text="").grade == 2
     assert tag_article(profile, title="Russia and China hold naval drills", text="").grade == 0
 
 
 def test_actors_keep_short_and_common_name_parts_and_only_close_sides(tmp_path: Path) -> None:
-    (tmp_path / "seeds/pair").mkdir(parents=True)
-    (tmp_path / "seeds/pair/seed.txt").write_text(PAIRED_NAMES_SEED, encoding="utf-8")
-    profile = load_profiles(tmp_path / "topics", tmp_path / "seeds")["pair"]
+    profile = _seeded_profile(tmp_path, "pair", PAIRED_NAMES_SEED)
     assert set(profile.sides) == {"united_states", "china"}
-    actors = {e.name: e for e in profile.entities if e.kind == "actor" and e.origin == "induced"}
-    sides = {name: actor.side for name, actor in actors.items()}
+    actors, sides = _induced_actors(profile), _actor_sides(profile)
     assert sides.get("Wang Yi") == "china" and sides.get("Xi Jinping") == "china"  # "and Chinese President Xi"
     assert sides.get("Antony Blinken") == "united_states"  # "U.S. Secretary of State"
     assert "Biden" in actors["Joe Biden"].aliases  # a title makes common words a person's name
@@ -231,17 +240,16 @@ def test_actors_keep_short_and_common_name_parts_and_only_close_sides(tmp_path: 
 
 
 def test_a_german_seed_keeps_names_and_drops_capitalised_nouns(tmp_path: Path) -> None:
-    (tmp_path / "seeds/de").mkdir(parents=True)
-    (tmp_path / "seeds/de/seed.txt").write_text(
+    profile = _seeded_profile(
+        tmp_path,
+        "de",
         "Chile fordert von Peru Reparationen\n\nSANTIAGO (dpa) - Die chilenische Regierung hat Peru "
         "aufgefordert, über Reparationen zu verhandeln. Außenministerin Ana Rojas übergab eine Note an den "
         "peruanischen Botschafter in Santiago. Reparationen lehnt Lima ab. Der peruanische Präsident Luis "
         "Quispe sagte, die Frage sei abgeschlossen.\n",
-        encoding="utf-8",
     )
-    profile = load_profiles(tmp_path / "topics", tmp_path / "seeds")["de"]
     assert set(profile.sides) == {"chile", "peru"}
-    actors = {e.name: e.side for e in profile.entities if e.kind == "actor" and e.origin == "induced"}
+    actors = _actor_sides(profile)
     assert "Reparationen" not in actors and not any(name.startswith("Außenministerin") for name in actors)
     assert actors.get("Luis Quispe") == "peru" and "Ana Rojas" in actors
 
