@@ -26,7 +26,7 @@ from seedwatch import pipeline
 from seedwatch.demo import write_config
 from seedwatch.errors import StoreError
 from seedwatch.localsite import LocalSite
-from seedwatch.settings import load_settings
+from seedwatch.settings import Settings, load_settings
 from seedwatch.store import NewArticle, StateStore
 from seedwatch.store.schema import articles, feeds
 from seedwatch.store.state import StoreTimeouts
@@ -180,12 +180,16 @@ def test_nul_never_reaches_the_store_on_either_engine(state_url: str) -> None:
         store.close()
 
 
+def _settings_and_first_feed_batch(tmp_path: Path, news_site: LocalSite) -> tuple[Settings, list[str]]:
+    """The demo configuration over the local site, and the first batch of feeds due now."""
+    settings = load_settings(write_config(tmp_path / "run", site_url=news_site.base_url, smtp_port=1), environ={})
+    return settings, pipeline.plan_feed_batches(settings, now=NOW)[0]
+
+
 def test_a_feed_whose_state_cannot_be_saved_is_released_and_the_others_are_saved(
     tmp_path: Path, news_site: LocalSite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = write_config(tmp_path / "run", site_url=news_site.base_url, smtp_port=1)
-    settings = load_settings(config, environ={})
-    batch = pipeline.plan_feed_batches(settings, now=NOW)[0]
+    settings, batch = _settings_and_first_feed_batch(tmp_path, news_site)
     real_save, refused = StateStore.save_feed_state, []
 
     def save_or_fail(self: StateStore, feed_id: str, *args: object, **kwargs: object) -> None:
@@ -210,9 +214,7 @@ def test_a_feed_whose_state_cannot_be_saved_is_released_and_the_others_are_saved
 def test_a_poll_that_fails_part_way_gives_its_leases_back(
     tmp_path: Path, news_site: LocalSite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = write_config(tmp_path / "run", site_url=news_site.base_url, smtp_port=1)
-    settings = load_settings(config, environ={})
-    batch = pipeline.plan_feed_batches(settings, now=NOW)[0]
+    settings, batch = _settings_and_first_feed_batch(tmp_path, news_site)
     real_save, saved = StateStore.save_feed_state, []
 
     def save_then_fail(self: StateStore, feed_id: str, *args: object, **kwargs: object) -> None:
@@ -237,9 +239,7 @@ def test_a_poll_that_fails_part_way_gives_its_leases_back(
 def test_one_feed_the_store_refuses_fails_alone(
     tmp_path: Path, news_site: LocalSite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = write_config(tmp_path / "run", site_url=news_site.base_url, smtp_port=1)
-    settings = load_settings(config, environ={})
-    batch = pipeline.plan_feed_batches(settings, now=NOW)[0]
+    settings, batch = _settings_and_first_feed_batch(tmp_path, news_site)
     real_record = StateStore.record_discovered
     refused = {"feed": ""}
 
